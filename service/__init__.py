@@ -1,0 +1,149 @@
+"""The application factory: ``create_app()`` is a list of ``register_*`` steps."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import re
+import uuid
+
+from flask import Flask, g, request
+
+from config import load_config
+
+FEATURES = ("auth", "organizations", "enrollment", "legal_aid", "stations", "breakfast",
+            "stats", "notifications", "audit")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def create_app(config_overrides: dict | None = None, env: str | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    register_config(app, env, config_overrides)
+    register_logging(app)
+    register_extensions(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: Flask, env: str | None, overrides: dict | None) -> None:
+    app.config.update(load_config(env, overrides))
+    app.config.update({
+        "API_TITLE": "工会职工服务 API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "工会职工服务小程序后端：入会、驿站、环卫工人免费早餐、法律咨询预约。"},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        },
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    })
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        try:
+            record.request_id = getattr(g, "request_id", "-")
+        except RuntimeError:
+            record.request_id = "-"
+        return True
+
+
+def register_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    root = logging.getLogger()
+    if not any(getattr(h, "_service_handler", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler._service_handler = True
+        handler.addFilter(_RequestIdFilter())
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    app.logger.setLevel(level)
+
+
+def register_extensions(app: Flask) -> None:
+    from models import db
+    from service.extensions import api, db_migrate, limiter, redis_store
+    from service.wechat_gateway import wechat_gateway
+
+    db.init_app(app)
+    db_migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
+    redis_store.init_app(app)
+    app.config["RATELIMIT_STORAGE_URI"] = _limiter_uri(redis_store.url_for(app))
+    app.config["RATELIMIT_ENABLED"] = app.config.get("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+    api.init_app(app)
+    wechat_gateway.init_app(app)
+
+
+def _migrations_dir():
+    from pathlib import Path
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _limiter_uri(redis_url: str) -> str:
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url
+
+
+def register_request_hooks(app: Flask) -> None:
+    from service.common.http import add_cors_headers, add_security_headers, handle_preflight
+
+    @app.before_request
+    def _assign_request_id():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    app.before_request(handle_preflight)
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "") or uuid.uuid4().hex
+        add_security_headers(response)
+        add_cors_headers(response)
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from service.extensions import api
+    from service import health, docs
+
+    app.register_blueprint(health.blp)
+    app.register_blueprint(docs.blp)
+    for feature in FEATURES:
+        module = importlib.import_module(f"service.{feature}.views")
+        for blp in getattr(module, "BLUEPRINTS", [module.blp]):
+            api.register_blueprint(blp)
+    console_spec = importlib.util.find_spec("service.console")
+    if console_spec is not None:
+        console = importlib.import_module("service.console")
+        app.register_blueprint(console.blp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from service.errors import register_error_handlers as _register
+    _register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from service import cli
+    cli.register(app)
+    for feature in FEATURES:
+        name = f"service.{feature}.commands"
+        if importlib.util.find_spec(name) is not None:
+            module = importlib.import_module(name)
+            for command in getattr(module, "COMMANDS", []):
+                app.cli.add_command(command)

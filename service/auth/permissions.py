@@ -1,0 +1,173 @@
+"""Who may call what.  Views declare it with one decorator; none checks roles by hand.
+
+- ``@require_auth``: any signed-in user (``g.identity``).
+- ``@require_worker``: a worker (``g.identity``, ``g.worker``).
+- ``@require_staff("enrollment_reviewer")``: a staff member holding one of the
+  roles (``admin`` always qualifies); ``g.scope`` is then the set of
+  organizations those roles reach, used by services to filter and check.
+
+401 ``unauthenticated`` for a missing, expired or revoked token; 403
+``forbidden`` for the wrong kind of user or a missing role.  A record outside
+the caller's organizations is answered 404 by the services, so its existence
+does not leak.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from flask import g, request
+from flask_smorest.utils import deepupdate
+from sqlalchemy import select, true
+
+from models import Organization, StaffUser, Worker, db
+from service.auth import sessions
+from service.errors import Forbidden, NotFound, Unauthenticated
+
+ADMIN = "admin"
+
+
+@dataclass
+class Scope:
+    """The organizations a staff member reaches for the roles a view needs.
+
+    ``org_ids is None`` means the whole federation.
+    """
+
+    roles: frozenset[str]
+    org_ids: frozenset[int] | None
+
+    def allows(self, org_id: int | None) -> bool:
+        if self.org_ids is None:
+            return True
+        return org_id is not None and org_id in self.org_ids
+
+    def require(self, org_id: int | None) -> None:
+        """404 for a record outside the scope (never reveal that it exists)."""
+        if not self.allows(org_id):
+            raise NotFound()
+
+    def clause(self, column):
+        """A WHERE clause restricting ``column`` (an organization id) to the scope."""
+        if self.org_ids is None:
+            return true()
+        return column.in_(self.org_ids)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+
+def subtree_ids(org_id: int) -> set[int]:
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        return set()
+    return set(db.session.scalars(select(Organization.id).where(Organization.path.like(org.path + "%"))))
+
+
+def scope_for(staff: StaffUser, roles: tuple[str, ...]) -> Scope | None:
+    wanted = set(roles) | {ADMIN}
+    held = [r for r in staff.roles if r.role in wanted]
+    if not held:
+        return None
+    org_ids: set[int] | None = set()
+    for role in held:
+        if role.organization_id is None:
+            org_ids = None
+            break
+        org_ids |= subtree_ids(role.organization_id)
+    return Scope(frozenset(r.role for r in held), None if org_ids is None else frozenset(org_ids))
+
+
+def current_identity() -> sessions.Identity:
+    """The caller, or 401.  Cached on ``g`` for the request."""
+    if "identity" in g and g.identity is not None:
+        return g.identity
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthenticated()
+    identity = sessions.resolve(header[7:].strip())
+    if identity is None:
+        raise Unauthenticated("登录已失效，请重新登录")
+    g.identity = identity
+    return identity
+
+
+def load_worker() -> Worker:
+    identity = current_identity()
+    if identity.kind != "worker":
+        raise Forbidden("仅限职工使用")
+    worker = db.session.get(Worker, identity.user_id)
+    if worker is None or worker.erased_at is not None:
+        sessions.revoke(identity.token_hash)
+        raise Unauthenticated("登录已失效，请重新登录")
+    g.worker = worker
+    return worker
+
+
+def load_staff() -> StaffUser:
+    identity = current_identity()
+    if identity.kind != "staff":
+        raise Forbidden()
+    staff = db.session.get(StaffUser, identity.user_id)
+    if staff is None or staff.disabled:
+        sessions.revoke_all("staff", identity.user_id)
+        raise Unauthenticated("账号已停用或登录已失效")
+    identity.roles = [(r.role, r.organization_id) for r in staff.roles]
+    g.staff = staff
+    return staff
+
+
+def _document(wrapper, roles: tuple[str, ...] | None = None):
+    doc = {"security": [{"bearer": []}]}
+    if roles:
+        note = "需要角色：" + "、".join(sorted(set(roles) | {ADMIN}))
+        existing = getattr(wrapper, "_apidoc", {}).get("manual_doc", {}).get("description")
+        doc["description"] = f"{existing}\n\n{note}" if existing else note
+    wrapper._apidoc = deepupdate(getattr(wrapper, "_apidoc", {}), {"manual_doc": doc})
+    return wrapper
+
+
+def require_auth(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        identity = current_identity()
+        if identity.kind == "worker":
+            load_worker()
+        else:
+            load_staff()
+        return fn(*args, **kwargs)
+    return _document(wrapper)
+
+
+def require_worker(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        load_worker()
+        return fn(*args, **kwargs)
+    return _document(wrapper)
+
+
+def require_staff(*roles: str):
+    """Require one of ``roles`` (or admin); sets ``g.scope``."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            staff = load_staff()
+            scope = scope_for(staff, roles)
+            if scope is None:
+                raise Forbidden()
+            g.scope = scope
+            return fn(*args, **kwargs)
+        return _document(wrapper, roles)
+    return deco
+
+
+def optional_identity() -> sessions.Identity | None:
+    """The caller if a valid token came with the request, else None (public endpoints)."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        return current_identity()
+    except Unauthenticated:
+        return None

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from service.common.schemas import BodySchema, OutSchema
+
+
+class WeChatLoginSchema(BodySchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class PhoneBindSchema(BodySchema):
+    code = fields.String(validate=validate.Length(min=1, max=128))
+    encrypted_data = fields.String(validate=validate.Length(min=1, max=4096))
+    iv = fields.String(validate=validate.Length(min=1, max=64))
+
+    @ma.validates_schema
+    def _one_flow(self, data, **kwargs):
+        if data.get("code"):
+            return
+        if not (data.get("encrypted_data") and data.get("iv")):
+            raise ma.ValidationError("请提供 code，或 encrypted_data 与 iv", "code")
+
+
+class StaffLoginSchema(BodySchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+
+
+class RoleSchema(OutSchema):
+    role = fields.String()
+    organization_id = fields.Integer(allow_none=True)
+
+
+class MembershipBriefSchema(OutSchema):
+    member_no = fields.String()
+    organization = fields.String(allow_none=True)
+    status = fields.String()
+    joined_at = fields.String(allow_none=True)
+
+
+class MeSchema(OutSchema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["worker", "staff"]))
+    roles = fields.Raw(required=True, metadata={"description": "staff: [{role, organization_id}]; worker: []"})
+    phone = fields.String(allow_none=True, metadata={"description": "masked: 138****8000"})
+    membership = fields.Dict(allow_none=True)
+    breakfast_eligible = fields.Boolean()
+    username = fields.String()
+    display_name = fields.String(allow_none=True)
+
+
+class LoginResultSchema(OutSchema):
+    token = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    is_new_user = fields.Boolean()
+    user = fields.Nested(MeSchema, required=True)
+
+
+class PhoneResultSchema(OutSchema):
+    phone = fields.String(required=True)
+
+
+class MyDataSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    account = fields.Dict(required=True)

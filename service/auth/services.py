@@ -1,0 +1,214 @@
+"""Sign-in, phone binding, the caller's own data and its erasure.
+
+Rules and error cases:
+- WeChat login: a code works once; WeChat's refusals map to 401
+  ``wechat_code_invalid``, 429 ``rate_limited``, 403 ``wechat_user_blocked``,
+  503 ``wechat_unavailable``.  The worker is found by openid or created.
+- Phone binding: the number comes only from WeChat (new code flow, or older
+  clients' encrypted data decrypted with the server-side session key).
+- Staff login: 5 failures for one username within 15 minutes lock it for
+  the rest of the window (429), the right password included.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models import StaffRole, StaffUser, Worker, db
+from models.user import STAFF_ROLES
+from service.auth import sessions
+from service.common import clock, pii, registry
+from service.common.audit import record as audit
+from service.errors import RateLimited, ServiceError, Unauthenticated, ValidationFailed, error_type
+from service.extensions import redis_store
+from service.wechat_gateway import wechat_gateway
+
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+PASSWORD_METHOD = "scrypt"
+_DUMMY_HASH = None
+
+SessionKeyExpired = error_type("session_key_expired", 401, "登录状态已过期，请重新登录后再授权手机号")
+PhoneInvalid = error_type("phone_invalid", 422, "微信返回的手机号不是有效的中国大陆手机号")
+InvalidCredentials = error_type("invalid_credentials", 401, "用户名或密码错误")
+
+
+# --- workers -----------------------------------------------------------------
+
+def wechat_login(code: str) -> dict:
+    session = wechat_gateway.code_to_session(code)
+    openid = session["openid"]
+    worker = db.session.scalar(select(Worker).where(Worker.openid == openid))
+    is_new = worker is None
+    now = clock.now()
+    if worker is None:
+        worker = Worker(openid=openid, unionid=session.get("unionid"), created_at=now, last_login_at=now)
+        db.session.add(worker)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same user logging in twice at once
+            db.session.rollback()
+            worker = db.session.scalar(select(Worker).where(Worker.openid == openid))
+            is_new = False
+    if not is_new:
+        worker.last_login_at = now
+        if session.get("unionid") and not worker.unionid:
+            worker.unionid = session["unionid"]
+        db.session.commit()
+    sessions.store_session_key(worker.id, session["session_key"])
+    token, ttl = sessions.create("worker", worker.id)
+    return {"token": token, "expires_in": ttl, "is_new_user": is_new, "user": me_for_worker(worker)}
+
+
+def bind_phone(worker: Worker, code: str | None = None, encrypted_data: str | None = None,
+               iv: str | None = None) -> str:
+    if code:
+        info = wechat_gateway.get_phone_number(code)
+    else:
+        session_key = sessions.load_session_key(worker.id)
+        if not session_key:
+            raise SessionKeyExpired()
+        from wechat.crypto import decrypt_user_data
+        info = decrypt_user_data(session_key, encrypted_data, iv, current_app.config["WECHAT_APPID"])
+    phone = str(info.get("purePhoneNumber") or info.get("phoneNumber") or "")
+    country = str(info.get("countryCode") or "86")
+    if country != "86" or not MOBILE_RE.match(phone):
+        raise PhoneInvalid()
+    worker.phone_enc = pii.encrypt(phone, "worker.phone")
+    worker.phone_hash = pii.blind_index(phone, "phone")
+    worker.phone_verified_at = clock.now()
+    db.session.commit()
+    return phone
+
+
+def worker_phone(worker: Worker) -> str | None:
+    return pii.decrypt(worker.phone_enc, "worker.phone") if worker.phone_enc else None
+
+
+def me_for_worker(worker: Worker) -> dict:
+    out = {"id": worker.id, "kind": "worker", "roles": [], "phone": pii.mask(worker_phone(worker)),
+           "membership": None, "breakfast_eligible": False}
+    out.update(registry.profile_for(worker))
+    return out
+
+
+def me_for_staff(staff: StaffUser) -> dict:
+    return {"id": staff.id, "kind": "staff", "username": staff.username, "display_name": staff.display_name,
+            "roles": [{"role": r.role, "organization_id": r.organization_id} for r in staff.roles],
+            "phone": None, "membership": None, "breakfast_eligible": False}
+
+
+def worker_data(worker: Worker) -> dict:
+    """Everything stored about the worker, decrypted for them alone (PIPL access)."""
+    data = {
+        "account": {"id": worker.id, "openid": worker.openid, "unionid": worker.unionid,
+                    "phone": worker_phone(worker),
+                    "phone_verified_at": clock.isoformat(worker.phone_verified_at),
+                    "created_at": clock.isoformat(worker.created_at),
+                    "last_login_at": clock.isoformat(worker.last_login_at)},
+    }
+    data.update(registry.export_for(worker.id))
+    return data
+
+
+def erase_worker(worker: Worker) -> None:
+    """PIPL deletion: personal data removed or anonymised in every table, sessions
+    revoked; counts (breakfasts served, bookings, members) stay correct."""
+    registry.erase_for(worker.id)
+    worker.openid = None
+    worker.unionid = None
+    worker.phone_enc = None
+    worker.phone_hash = None
+    worker.phone_verified_at = None
+    worker.erased_at = clock.now()
+    db.session.commit()
+    sessions.revoke_all("worker", worker.id)
+    sessions.forget_session_key(worker.id)
+
+
+# --- staff -------------------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def _lock_key(username: str) -> str:
+    return f"stafflock:{username.strip().lower()}"
+
+
+def check_lockout(username: str) -> None:
+    key = _lock_key(username)
+    failures = redis_store.client.get(key)
+    if failures and int(failures) >= int(current_app.config["STAFF_LOCKOUT_ATTEMPTS"]):
+        ttl = redis_store.client.ttl(key)
+        raise RateLimited("登录失败次数过多，请 15 分钟后再试",
+                          {"retry_after": max(ttl, 1)}, headers={"Retry-After": str(max(ttl, 1))})
+
+
+def _record_failure(username: str) -> None:
+    key = _lock_key(username)
+    pipe = redis_store.client.pipeline(transaction=True)
+    # The window starts at the first failure (SET NX) and is not extended by later ones.
+    pipe.set(key, 0, ex=int(current_app.config["STAFF_LOCKOUT_SECONDS"]), nx=True)
+    pipe.incr(key)
+    pipe.execute()
+
+
+def authenticate_staff(username: str, password: str) -> StaffUser:
+    """The staff account for these credentials, or 401/429."""
+    global _DUMMY_HASH
+    check_lockout(username)
+    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
+    if staff is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password")
+        check_password_hash(_DUMMY_HASH, password)  # same time as a real check
+        ok = False
+    else:
+        ok = check_password_hash(staff.password_hash, password) and not staff.disabled
+    if not ok:
+        _record_failure(username)
+        raise InvalidCredentials()
+    redis_store.client.delete(_lock_key(username))
+    return staff
+
+
+def staff_login(username: str, password: str) -> dict:
+    staff = authenticate_staff(username, password)
+    token, ttl = sessions.create("staff", staff.id, staff.username)
+    return {"token": token, "expires_in": ttl, "user": me_for_staff(staff)}
+
+
+def create_staff(username: str, password: str, roles: list[tuple[str, int | None]],
+                 display_name: str | None = None) -> StaffUser:
+    errors = {}
+    if not re.match(r"^[A-Za-z0-9_.@-]{3,64}$", username or ""):
+        errors["username"] = ["用户名为 3-64 位字母、数字或 _.@-"]
+    if len(password or "") < 8:
+        errors["password"] = ["密码至少 8 位"]
+    for role, _ in roles:
+        if role not in STAFF_ROLES:
+            errors["role"] = [f"未知角色：{role}"]
+    if errors:
+        raise ValidationFailed(errors)
+    if db.session.scalar(select(StaffUser).where(StaffUser.username == username)):
+        raise ServiceError("用户名已存在", code="username_taken", status=409)
+    staff = StaffUser(username=username, password_hash=hash_password(password),
+                      display_name=display_name, created_at=clock.now())
+    staff.roles = [StaffRole(role=r, organization_id=o) for r, o in roles]
+    db.session.add(staff)
+    audit("staff.create", "staff", None, details={"username": username, "roles": [r for r, _ in roles]})
+    db.session.commit()
+    return staff
+
+
+def disable_staff(username: str) -> int:
+    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if staff is None:
+        raise ServiceError("该员工账号不存在", code="not_found", status=404)
+    staff.disabled = True
+    audit("staff.disable", "staff", staff.id, details={"username": username})
+    db.session.commit()
+    return sessions.revoke_all("staff", staff.id)

@@ -1,0 +1,106 @@
+"""Opaque bearer tokens kept in Redis.
+
+A token is ``secrets.token_urlsafe(32)`` (256 bits); Redis holds only its
+SHA-256 under ``sess:<hash>``, with the user's kind and id.  Worker sessions
+slide (each use renews the 7-day expiry); staff sessions end 8 hours after
+login whatever happens.  ``usess:<kind>:<id>`` indexes a user's sessions so
+that logout-everywhere and disabling an account revoke them all at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from service.extensions import redis_store
+
+
+@dataclass
+class Identity:
+    kind: str  # "worker" | "staff"
+    user_id: int
+    token_hash: str
+    username: str | None = None
+    roles: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ttl(kind: str) -> int:
+    key = "WORKER_SESSION_SECONDS" if kind == "worker" else "STAFF_SESSION_SECONDS"
+    return int(current_app.config[key])
+
+
+def create(kind: str, user_id: int, username: str | None = None) -> tuple[str, int]:
+    """A new session; returns ``(token, expires_in_seconds)``."""
+    token = secrets.token_urlsafe(32)
+    th = token_hash(token)
+    ttl = _ttl(kind)
+    now = int(time.time())
+    pipe = redis_store.client.pipeline(transaction=True)
+    pipe.hset(f"sess:{th}", mapping={"kind": kind, "uid": user_id, "username": username or "",
+                                     "created": now})
+    pipe.expire(f"sess:{th}", ttl)
+    index = f"usess:{kind}:{user_id}"
+    pipe.sadd(index, th)
+    pipe.expire(index, max(ttl, _ttl("worker")))
+    pipe.execute()
+    return token, ttl
+
+
+def resolve(token: str) -> Identity | None:
+    """The identity behind a token, renewing a worker's sliding expiry; None if unknown."""
+    if not token or len(token) > 200:
+        return None
+    th = token_hash(token)
+    key = f"sess:{th}"
+    data = redis_store.client.hgetall(key)
+    if not data:
+        return None
+    kind = data[b"kind"].decode()
+    if kind == "worker":
+        redis_store.client.expire(key, _ttl("worker"))
+    return Identity(kind=kind, user_id=int(data[b"uid"]), token_hash=th,
+                    username=(data.get(b"username") or b"").decode() or None)
+
+
+def revoke(th: str) -> None:
+    client = redis_store.client
+    data = client.hgetall(f"sess:{th}")
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(f"sess:{th}")
+    if data:
+        pipe.srem(f"usess:{data[b'kind'].decode()}:{int(data[b'uid'])}", th)
+    pipe.execute()
+
+
+def revoke_all(kind: str, user_id: int) -> int:
+    """Revoke every session of one user; returns how many were live."""
+    client = redis_store.client
+    index = f"usess:{kind}:{user_id}"
+    hashes = client.smembers(index)
+    pipe = client.pipeline(transaction=True)
+    for th in hashes:
+        pipe.delete(f"sess:{th.decode()}")
+    pipe.delete(index)
+    results = pipe.execute()
+    return sum(1 for r in results[:-1] if r)
+
+
+def store_session_key(worker_id: int, session_key: str) -> None:
+    """WeChat's session_key stays server-side, for decrypting older clients' data."""
+    redis_store.client.set(f"wxsk:{worker_id}", session_key, ex=3 * 24 * 3600)
+
+
+def load_session_key(worker_id: int) -> str | None:
+    raw = redis_store.client.get(f"wxsk:{worker_id}")
+    return raw.decode() if raw else None
+
+
+def forget_session_key(worker_id: int) -> None:
+    redis_store.client.delete(f"wxsk:{worker_id}")

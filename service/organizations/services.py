@@ -1,0 +1,102 @@
+"""The union organization tree (市总工会 → 区总工会 → 行业/基层工会).
+
+Admins keep the tree within their own subtree: a new organization must hang
+under one they reach, and an organization can be moved only within it.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import Organization, db
+from service.auth.permissions import Scope
+from service.common import clock
+from service.common.audit import record as audit
+from service.errors import Forbidden, NotFound, ValidationFailed
+
+
+def all_organizations() -> list[Organization]:
+    return list(db.session.scalars(select(Organization).order_by(Organization.path)))
+
+
+def tree(only_accepting: bool = True) -> list[dict]:
+    """Organizations as nested nodes, roots first, children by id."""
+    orgs = all_organizations()
+    nodes = {o.id: {"id": o.id, "name": o.name, "parent_id": o.parent_id, "region": o.region,
+                    "occupations": o.occupations or [], "accepts_members": o.accepts_members,
+                    "children": []} for o in orgs}
+    roots = []
+    for o in orgs:
+        node = nodes[o.id]
+        if o.parent_id and o.parent_id in nodes:
+            nodes[o.parent_id]["children"].append(node)
+        else:
+            roots.append(node)
+    return roots
+
+
+def get(org_id: int) -> Organization:
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("工会组织不存在")
+    return org
+
+
+def create(scope: Scope, data: dict) -> Organization:
+    parent_id = data.get("parent_id")
+    if parent_id is None:
+        if scope.org_ids is not None:
+            raise Forbidden("只能在本级工会之下新建组织")
+        parent = None
+    else:
+        parent = db.session.get(Organization, parent_id)
+        if parent is None or not scope.allows(parent.id):
+            raise ValidationFailed({"parent_id": ["上级组织不存在"]})
+    now = clock.now()
+    org = Organization(name=data["name"], parent_id=parent_id, region=data.get("region"),
+                       occupations=data.get("occupations") or [],
+                       accepts_members=data.get("accepts_members", True), created_at=now, updated_at=now,
+                       path="")
+    db.session.add(org)
+    db.session.flush()
+    org.path = (parent.path if parent else "/") + f"{org.id}/"
+    audit("organization.create", "organization", org.id, organization_id=org.id, details={"name": org.name})
+    db.session.commit()
+    return org
+
+
+def update(scope: Scope, org_id: int, data: dict) -> Organization:
+    org = get(org_id)
+    scope.require(org.id)
+    if "parent_id" in data and data["parent_id"] != org.parent_id:
+        new_parent = db.session.get(Organization, data["parent_id"]) if data["parent_id"] else None
+        if data["parent_id"] and (new_parent is None or not scope.allows(new_parent.id)):
+            raise ValidationFailed({"parent_id": ["上级组织不存在"]})
+        if new_parent is None and scope.org_ids is not None:
+            raise Forbidden("只能在本级工会之下调整组织")
+        if new_parent is not None and new_parent.path.startswith(org.path):
+            raise ValidationFailed({"parent_id": ["不能把组织移到其下级组织之下"]})
+        old_prefix = org.path
+        new_prefix = (new_parent.path if new_parent else "/") + f"{org.id}/"
+        for sub in db.session.scalars(select(Organization).where(Organization.path.like(old_prefix + "%"))):
+            sub.path = new_prefix + sub.path[len(old_prefix):]
+        org.parent_id = data["parent_id"]
+    for key in ("name", "region", "occupations", "accepts_members"):
+        if key in data:
+            setattr(org, key, data[key])
+    org.updated_at = clock.now()
+    audit("organization.update", "organization", org.id, organization_id=org.id,
+          details={k: v for k, v in data.items()})
+    db.session.commit()
+    return org
+
+
+def create_root_or_child(name: str, parent: Organization | None, region: str | None = None,
+                         occupations: list | None = None) -> Organization:
+    """For seeding and the CLI (no scope)."""
+    now = clock.now()
+    org = Organization(name=name, parent_id=parent.id if parent else None, region=region,
+                       occupations=occupations or [], created_at=now, updated_at=now, path="")
+    db.session.add(org)
+    db.session.flush()
+    org.path = (parent.path if parent else "/") + f"{org.id}/"
+    return org

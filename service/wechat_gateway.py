@@ -1,0 +1,47 @@
+"""The app's WeChat gateway, built lazily from its config (one per app)."""
+from __future__ import annotations
+
+import threading
+
+from flask import current_app
+
+_lock = threading.Lock()
+
+
+class WeChatHandle:
+    def init_app(self, app) -> None:
+        app.extensions["wechat"] = self._State(app)
+
+    class _State:
+        def __init__(self, app):
+            self.app = app
+            self.gateway = None
+
+        def get(self):
+            if self.gateway is None:
+                with _lock:
+                    if self.gateway is None:
+                        from wechat import WeChatGateway
+
+                        cfg = self.app.config
+                        self.gateway = WeChatGateway(
+                            appid=cfg["WECHAT_APPID"], secret=cfg.get("WECHAT_SECRET") or "",
+                            api_base=cfg["WECHAT_API_BASE"],
+                            redis_client=self.app.extensions["redis"].client,
+                            timeout=float(cfg.get("WECHAT_TIMEOUT", 5.0)))
+            return self.gateway
+
+        def reset(self) -> None:
+            self.gateway = None
+
+    @property
+    def gateway(self):
+        return current_app.extensions["wechat"].get()
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.gateway, name)
+
+
+wechat_gateway = WeChatHandle()

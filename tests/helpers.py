@@ -1,0 +1,65 @@
+"""Small helpers the tests use as a person would: log in, create staff, build orgs."""
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy import select
+
+_codes = itertools.count(1)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login_worker(client, name: str = "alice") -> str:
+    """Log in through the fake WeChat (a fresh code each time) → token."""
+    resp = client.post("/api/v1/auth/wechat/login", json={"code": f"dev-{name}.{next(_codes)}"})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["token"]
+
+
+def bind_phone(client, token: str, phone: str = "13800138000") -> None:
+    resp = client.post("/api/v1/auth/wechat/phone", json={"code": f"phone-{phone}"}, headers=bearer(token))
+    assert resp.status_code == 200, resp.get_json()
+
+
+def make_org(app, name: str = "测试市总工会", parent_id: int | None = None, occupations=None) -> int:
+    from models import Organization, db
+    from service.organizations.services import create_root_or_child
+
+    with app.app_context():
+        parent = db.session.get(Organization, parent_id) if parent_id else None
+        org = create_root_or_child(name, parent, "测试市", occupations or
+                                   ["courier", "food_delivery", "ride_hailing", "truck_driver", "other"])
+        db.session.commit()
+        return org.id
+
+
+def make_staff(app, username: str, role: str | list[str], org_id: int | None = None,
+               password: str = "Passw0rd!") -> int:
+    from service.auth.services import create_staff
+
+    roles = [role] if isinstance(role, str) else role
+    with app.app_context():
+        staff = create_staff(username, password, [(r, org_id) for r in roles])
+        return staff.id
+
+
+def login_staff(client, username: str, password: str = "Passw0rd!") -> str:
+    resp = client.post("/api/v1/auth/staff/login", json={"username": username, "password": password})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["token"]
+
+
+def staff_token(app, client, role: str | list[str], org_id: int | None = None, username: str | None = None) -> str:
+    """Create a staff account with ``role`` over ``org_id`` and log in."""
+    name = username or f"{role if isinstance(role, str) else role[0]}_{next(_codes)}"
+    make_staff(app, name, role, org_id)
+    return login_staff(client, name)
+
+
+def error_code(resp) -> str:
+    body = resp.get_json()
+    assert body and "error" in body, (resp.status_code, resp.data[:300])
+    return body["error"]["code"]
