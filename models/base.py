@@ -28,7 +28,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# expire_on_commit=False: a use case's objects stay readable after its commit,
+# so rendering the response never goes back to the database (an outage after
+# a successful commit must not turn a success into an error).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
 class UTCDateTime(TypeDecorator):

@@ -119,7 +119,8 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def restart(self) -> None:
-        self._run(f"{self.bin}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "restart")
+        self._run(f"{self.bin}/pg_ctl", "-D", self.data, "-m", "fast", "-l", os.path.join(self.dir, "log"),
+                  "-w", "-t", "60", "restart")
 
     def stop(self) -> None:
         self._run(f"{self.bin}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)

@@ -1,0 +1,174 @@
+"""The production-shaped stack a benchmark runs against, all on loopback.
+
+``Stack`` starts a throwaway PostgreSQL cluster, a real Redis, the fake
+WeChat in its own process, migrates, and serves the app with gunicorn under
+the production profile (``APP_ENV=production``: real secrets, the fake WeChat
+reached over HTTP like the real one).  ``stack.app`` is a Flask app on the
+same database and Redis for seeding data in-process.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis as redis_lib
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.servers import PostgresServer, RedisServer, free_port, wait_port  # noqa: E402
+
+PY = sys.executable
+
+
+class Stack:
+    def __init__(self, workers: int = 2, threads: int = 4, rate_limits: bool = True):
+        self.workers = workers
+        self.threads = threads
+        self.rate_limits = rate_limits
+        self.procs: list[subprocess.Popen] = []
+        self.gunicorn: subprocess.Popen | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+    def __enter__(self) -> "Stack":
+        self.pg = PostgresServer().start()
+        self.database_url = self.pg.create_database("bench")
+        self.redis_server = RedisServer().start(appendonly=False)
+        self.redis = redis_lib.Redis.from_url(self.redis_server.url)
+        self.fake_port = free_port()
+        self.procs.append(subprocess.Popen(
+            [PY, "-c", _FAKE_MAIN, str(self.fake_port), self.redis_server.url], cwd=ROOT))
+        wait_port(self.fake_port)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ)
+        self.env.update({
+            "APP_ENV": "production",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_server.url,
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "PII_KEY": secrets.token_urlsafe(32),
+            "QR_KEY": secrets.token_urlsafe(32),
+            "WECHAT_APPID": "wxbench000000000",
+            "WECHAT_SECRET": secrets.token_urlsafe(24),
+            "WECHAT_API_BASE": f"http://127.0.0.1:{self.fake_port}/",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_WORKERS": str(self.workers),
+            "GUNICORN_THREADS": str(self.threads),
+            "GUNICORN_LOGLEVEL": "warning",
+            "LOG_LEVEL": "WARNING",
+        })
+        if self.rate_limits:
+            # Enabled (so their cost is measured) but high: one client address drives all the load.
+            self.env.update({"RATELIMIT_LOGIN": "1000000 per minute", "RATELIMIT_NEARBY": "1000000 per minute",
+                             "RATELIMIT_CHECKIN": "1000000 per minute",
+                             "RATELIMIT_DEFAULT_USER": "1000000 per minute"})
+        else:
+            self.env["RATELIMIT_ENABLED"] = "false"
+        os.environ.update({k: v for k, v in self.env.items() if not k.startswith("GUNICORN_")})
+        subprocess.run([PY, "-m", "flask", "--app", "wsgi", "db", "upgrade", "heads"], cwd=ROOT, env=self.env,
+                       check=True, stdout=subprocess.DEVNULL)
+        from service import create_app
+        self.app = create_app(env="production")
+        return self
+
+    def start_server(self) -> None:
+        self.gunicorn = subprocess.Popen(
+            [PY, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=self.env)
+        wait_port(self.port, timeout=30)
+        import urllib.request
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/readyz", timeout=2).read()
+                return
+            except Exception:
+                time.sleep(0.1)
+
+    def stop_server(self) -> None:
+        if self.gunicorn and self.gunicorn.poll() is None:
+            self.gunicorn.send_signal(signal.SIGTERM)
+            try:
+                self.gunicorn.wait(20)
+            except subprocess.TimeoutExpired:
+                self.gunicorn.kill()
+        self.gunicorn = None
+
+    def __exit__(self, *exc) -> None:
+        self.stop_server()
+        for p in self.procs:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.redis_server.stop()
+        self.pg.stop()
+
+    # -- measurements ------------------------------------------------------------
+    def worker_rss_mb(self) -> dict[int, float]:
+        """Resident memory of each gunicorn worker, in MiB."""
+        import psutil
+
+        if not self.gunicorn:
+            return {}
+        master = psutil.Process(self.gunicorn.pid)
+        return {c.pid: c.memory_info().rss / 2**20 for c in master.children()}
+
+
+class RssSampler:
+    """Samples the workers' RSS in a thread; ``peak`` per worker at the end."""
+
+    def __init__(self, stack: Stack, every: float = 0.5):
+        import threading
+
+        self.stack, self.every = stack, every
+        self.peak: dict[int, float] = {}
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            rss = self.stack.worker_rss_mb()
+            for pid, mb in rss.items():
+                self.peak[pid] = max(self.peak.get(pid, 0), mb)
+            if rss:
+                self.samples.append(sum(rss.values()) / len(rss))
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+_FAKE_MAIN = """
+import sys, time, redis
+from wechat.fake import make_server
+srv = make_server(redis.Redis.from_url(sys.argv[2]), port=int(sys.argv[1]))
+while True:
+    time.sleep(3600)
+"""
+
+
+def machine() -> str:
+    import platform
+
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, PostgreSQL 15, Redis 6.2"
