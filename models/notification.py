@@ -16,6 +16,12 @@ class Notification(db.Model):
     Written in the same transaction as the state change it tells of; sent
     later by ``flask notifications work``.  ``send_after`` delays a message
     (a reminder the day before); ``dedupe_key`` makes queuing idempotent.
+
+    A sender claims a due row by setting ``claimed_until`` (a lease) and its
+    own ``claim_token`` in a committed conditional UPDATE before calling
+    WeChat, and records the outcome only where the token is still its own:
+    several senders never send one message twice.  ``attempts`` counts
+    claims; ``last_errcode`` is WeChat's errcode of the last failure.
     """
 
     __tablename__ = "notifications"
@@ -33,6 +39,8 @@ class Notification(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    last_errcode: Mapped[int | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

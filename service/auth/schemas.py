@@ -62,8 +62,12 @@ class PhoneResultSchema(OutSchema):
     phone = fields.String(required=True)
 
 
-class MyDataSchema(ma.Schema):
-    class Meta:
-        unknown = ma.INCLUDE
+class MyDataSchema(OutSchema):
+    """Everything stored about the caller, one section per feature (unmasked)."""
 
     account = fields.Dict(required=True)
+    enrollment = fields.Raw(metadata={"description": "入会申请与会员信息"})
+    legal_aid = fields.Raw(metadata={"description": "法律咨询预约"})
+    breakfast = fields.Raw(metadata={"description": "爱心早餐资格与用餐记录"})
+    station_reports = fields.Raw(metadata={"description": "驿站问题反馈"})
+    notifications = fields.Raw(metadata={"description": "微信订阅消息"})

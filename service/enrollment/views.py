@@ -1,3 +1,109 @@
+"""Union enrollment over HTTP (SPEC section 3): the worker's form and card, the reviewers' queue."""
+from __future__ import annotations
+
+from flask import g
 from flask_smorest import Blueprint
 
-blp = Blueprint("enrollment", __name__, url_prefix="/api/v1")
+from service.auth.permissions import require_auth, require_staff, require_worker
+from service.common.schemas import PageArgs
+from service.enrollment import services
+from service.enrollment.schemas import (ApplicationCreateSchema, ApplicationPageSchema, ApplicationSchema,
+                                        BatchResultSchema, BatchReviewSchema, ExportQuerySchema,
+                                        MembershipCardSchema, QueueQuerySchema, RejectSchema)
+
+blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="工会入会")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def _staff_id():
+    return g.staff.id if "staff" in g else None
+
+
+@blp.route("/enrollment/applications", methods=["POST"])
+@require_worker
+@blp.arguments(ApplicationCreateSchema)
+@blp.response(201, ApplicationSchema)
+def apply(body):
+    """提交入会申请（身份证号、手机号加密存储，返回时脱敏）"""
+    return services.submit_application(g.worker, body)
+
+
+@blp.route("/enrollment/applications/mine", methods=["GET"])
+@require_worker
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, ApplicationPageSchema)
+def my_applications(args):
+    """我的入会申请（最新在前，含历史记录）"""
+    return services.my_applications(g.worker, args["page"], args["per_page"])
+
+
+@blp.route("/enrollment/applications/<int:application_id>", methods=["GET"])
+@require_auth
+@blp.response(200, ApplicationSchema)
+def get_application(application_id):
+    """查看一份入会申请（申请人本人，或本级及下级工会的审核员、管理员）"""
+    if g.identity.kind == "worker":
+        return services.get_for_worker(g.worker, application_id)
+    return services.get_for_staff(g.staff, application_id)
+
+
+@blp.route("/enrollment/applications/<int:application_id>/withdraw", methods=["POST"])
+@require_worker
+@blp.response(200, ApplicationSchema)
+def withdraw(application_id):
+    """撤回审核中的入会申请"""
+    return services.withdraw(g.worker, application_id)
+
+
+@blp.route("/enrollment/membership", methods=["GET"])
+@require_worker
+@blp.response(200, MembershipCardSchema)
+def membership_card():
+    """电子会员证；不是会员时 404 not_a_member"""
+    return services.membership_card(g.worker)
+
+
+@blp.route("/admin/enrollment/applications", methods=["GET"])
+@require_staff("enrollment_reviewer")
+@blp.arguments(QueueQuerySchema, location="query")
+@blp.response(200, ApplicationPageSchema)
+def review_queue(args):
+    """入会申请审核列表（按状态、组织、职业、提交时间、姓名筛选）"""
+    return services.review_queue(g.scope, args)
+
+
+@blp.route("/admin/enrollment/applications/<int:application_id>/approve", methods=["POST"])
+@require_staff("enrollment_reviewer")
+@blp.response(200, ApplicationSchema)
+def approve(application_id):
+    """审核通过：生成会员编号并通知申请人"""
+    return services.approve(g.scope, application_id, _staff_id())
+
+
+@blp.route("/admin/enrollment/applications/<int:application_id>/reject", methods=["POST"])
+@require_staff("enrollment_reviewer")
+@blp.arguments(RejectSchema)
+@blp.response(200, ApplicationSchema)
+def reject(body, application_id):
+    """驳回入会申请（须填写原因，告知申请人）"""
+    return services.reject(g.scope, application_id, body["reason"], _staff_id())
+
+
+@blp.route("/admin/enrollment/applications/batch", methods=["POST"])
+@require_staff("enrollment_reviewer")
+@blp.arguments(BatchReviewSchema)
+@blp.response(200, BatchResultSchema)
+def batch_review(body):
+    """批量通过或驳回（最多 100 份，逐份返回结果）"""
+    return services.batch_review(g.scope, body["action"], body["ids"], body.get("reason"), _staff_id())
+
+
+@blp.route("/admin/enrollment/members.xlsx", methods=["GET"])
+@require_staff("enrollment_reviewer")
+@blp.arguments(ExportQuerySchema, location="query")
+@blp.alt_response(200, schema=_BINARY, success=True, content_type=XLSX, description="会员名单 Excel 文件")
+def export_members(args):
+    """导出会员名单 Excel（身份证号脱敏；管理员可 full=1 导出完整信息，记入操作日志）"""
+    return services.export_members(g.scope, args)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import Notification, db
-from service.common import clock
+from service.common import clock, registry
 
 
 def enqueue(worker_id: int, kind: str, data: dict, *, send_after: dt.datetime | None = None,
@@ -51,3 +51,16 @@ def _jsonable(data: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+@registry.eraser
+def _erase(worker_id: int) -> None:
+    """``DELETE /me``: messages not yet sent are cancelled and every message's
+    data (names, reasons, places) is blanked; the rows stay for the counts."""
+    db.session.execute(
+        update(Notification).where(Notification.worker_id == worker_id, Notification.status == "pending")
+        .values(status="cancelled", last_error="worker erased")
+        .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Notification).where(Notification.worker_id == worker_id).values(data={})
+        .execution_options(synchronize_session=False))

@@ -1,0 +1,302 @@
+"""Send the outbox: WeChat subscribe messages owed to workers (SPEC section 8).
+
+One pass (``send_due``) claims due rows in batches and sends each:
+
+1. **Claim** — in a short transaction, pick rows ``status = 'pending'``,
+   ``next_attempt_at <= now`` and not under a live lease (``claimed_until``),
+   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; then a conditional UPDATE sets
+   this sender's ``claim_token``, a lease and ``attempts + 1`` only where the
+   row is still unclaimed, and the rows that carry our token are ours.  The
+   claim is committed *before* WeChat is called, so several senders (threads,
+   processes, hosts) never send one message twice.
+2. **Send** through ``wechat_gateway.send_subscribe_message`` with the
+   template of ``NOTIFY_TEMPLATES[kind]`` and values trimmed and formatted per
+   WeChat's keyword types (:func:`format_data`).
+3. **Record** the outcome where the claim token is still ours: ``sent``;
+   ``refused`` on 43101 (final); ``failed`` on 47003 or another final error
+   (logged); a transient error (``WeChatError.retryable``) puts the row back
+   to ``pending`` with exponential backoff until ``NOTIFY_MAX_ATTEMPTS``, then
+   ``failed``.  A worker who erased their data gets nothing: ``cancelled``.
+
+Settings: ``NOTIFY_TEMPLATES``, ``NOTIFY_MAX_ATTEMPTS``, and optionally
+``NOTIFY_BATCH_SIZE`` (20), ``NOTIFY_LEASE_SECONDS`` (300),
+``NOTIFY_BACKOFF_SECONDS`` (30), ``NOTIFY_BACKOFF_MAX_SECONDS`` (3600).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from models import Notification, Worker, db
+from service.common import clock
+from service.wechat_gateway import wechat_gateway
+from wechat.errors import WeChatError, WeChatUserRefused
+
+log = logging.getLogger(__name__)
+
+# WeChat subscribe-message keyword types → the most characters a value may have.
+LIMITS = {
+    "thing": 20,
+    "phrase": 5,
+    "name": 10,
+    "character_string": 32,
+    "number": 32,
+    "letter": 32,
+    "symbol": 5,
+    "amount": 10,
+    "phone_number": 17,
+    "car_number": 8,
+}
+_KEY_TYPE = re.compile(r"^([a-z_]+?)\d*$")
+EMPTY = {"thing": "无", "phrase": "无", "name": "无"}
+
+
+# --- formatting -------------------------------------------------------------------
+
+def keyword_type(key: str) -> str:
+    """``thing1`` → ``thing``; ``character_string2`` → ``character_string``."""
+    match = _KEY_TYPE.match(key)
+    return match.group(1) if match else key
+
+
+def _as_datetime(value) -> dt.datetime | None:
+    if isinstance(value, dict):
+        value = value.get("datetime") or value.get("date")
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(0), tzinfo=clock.SHANGHAI)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if len(value) == 10:  # a bare date
+            return moment.replace(tzinfo=clock.SHANGHAI)
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=clock.SHANGHAI)
+    return moment.astimezone(clock.SHANGHAI)
+
+
+def format_value(key: str, value) -> str:
+    """One keyword's value as WeChat accepts it.
+
+    ``time*`` → ``YYYY年MM月DD日 HH:mm`` and ``date*`` → ``YYYY年MM月DD日``
+    (Asia/Shanghai); text types cut to WeChat's length (``thing`` 20,
+    ``phrase`` 5, ``name`` 10, ``character_string``/``number`` 32 …), a
+    ``thing`` ending in "…" when cut.
+    """
+    kind = keyword_type(key)
+    if kind in ("time", "date"):
+        moment = _as_datetime(value)
+        if moment is None:
+            return str(value or "")[:20] or "-"
+        return moment.strftime("%Y年%m月%d日 %H:%M" if kind == "time" else "%Y年%m月%d日")
+    if isinstance(value, dict):
+        moment = _as_datetime(value)
+        value = moment.strftime("%Y年%m月%d日 %H:%M") if moment else ""
+    text = " ".join(str(value if value is not None else "").split())
+    if not text:
+        return EMPTY.get(kind, "-")
+    limit = LIMITS.get(kind)
+    if limit is None or len(text) <= limit:
+        return text
+    if kind == "thing":
+        return text[:limit - 1] + "…"
+    return text[:limit]
+
+
+def format_data(data: dict) -> dict:
+    """The outbox row's data → WeChat's ``{"thing1": {"value": "…"}, …}``."""
+    return {key: {"value": format_value(key, value)} for key, value in (data or {}).items()}
+
+
+# --- one pass ---------------------------------------------------------------------
+
+@dataclass
+class PassResult:
+    sent: int = 0
+    retried: int = 0
+    refused: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    released: int = 0
+    ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"sent": self.sent, "retried": self.retried, "refused": self.refused,
+                "failed": self.failed, "cancelled": self.cancelled, "released": self.released}
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.refused + self.failed + self.cancelled
+
+
+def _cfg(name: str, default):
+    return current_app.config.get(name, default)
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Delay before the next try after ``attempts`` failed ones: base·2^(n-1), capped."""
+    base = int(_cfg("NOTIFY_BACKOFF_SECONDS", 30))
+    cap = int(_cfg("NOTIFY_BACKOFF_MAX_SECONDS", 3600))
+    return max(1, min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def claim(batch_size: int) -> tuple[str, list[int]]:
+    """Claim up to ``batch_size`` due messages for this sender and commit the claim."""
+    now = clock.now()
+    lease = now + dt.timedelta(seconds=int(_cfg("NOTIFY_LEASE_SECONDS", 300)))
+    token = secrets.token_hex(16)
+    N = Notification
+    free = or_(N.claimed_until.is_(None), N.claimed_until <= now)
+    due = (select(N.id).where(N.status == "pending", N.next_attempt_at <= now, free)
+           .order_by(N.next_attempt_at, N.id).limit(batch_size))
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    try:
+        ids = list(db.session.scalars(due))
+        if not ids:
+            db.session.rollback()
+            return token, []
+        db.session.execute(
+            update(N).where(N.id.in_(ids), N.status == "pending", free)
+            .values(claim_token=token, claimed_until=lease, attempts=N.attempts + 1)
+            .execution_options(synchronize_session=False))
+        mine = list(db.session.scalars(select(N.id).where(N.id.in_(ids), N.claim_token == token).order_by(N.id)))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return token, mine
+
+
+def _finish(note_id: int, token: str, **values) -> bool:
+    """Record an outcome only if our claim still holds; commit."""
+    N = Notification
+    values.setdefault("claimed_until", None)
+    values.setdefault("claim_token", None)
+    result = db.session.execute(
+        update(N).where(N.id == note_id, N.claim_token == token, N.status == "pending").values(**values)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    if result.rowcount != 1:
+        log.warning("notification %s: claim lost before its outcome was recorded", note_id)
+        return False
+    return True
+
+
+def release(note_ids: list[int], token: str) -> int:
+    """Give back claimed, unsent messages (a sender stopping half-way through a batch)."""
+    if not note_ids:
+        return 0
+    N = Notification
+    result = db.session.execute(
+        update(N).where(N.id.in_(note_ids), N.claim_token == token, N.status == "pending")
+        .values(claim_token=None, claimed_until=None, attempts=N.attempts - 1)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def send_one(note_id: int, token: str, result: PassResult) -> None:
+    """Send one claimed message and record what came of it."""
+    row = db.session.execute(
+        select(Notification.kind, Notification.data, Notification.page, Notification.attempts,
+               Worker.openid, Worker.erased_at)
+        .join(Worker, Worker.id == Notification.worker_id)
+        .where(Notification.id == note_id, Notification.claim_token == token)).first()
+    db.session.rollback()  # end the read; never hold a transaction while WeChat answers
+    if row is None:
+        return
+    kind, data, page, attempts, openid, erased_at = row
+    now = clock.now()
+    max_attempts = int(_cfg("NOTIFY_MAX_ATTEMPTS", 8))
+    if erased_at is not None or not openid:
+        if _finish(note_id, token, status="cancelled", last_error="worker erased or without openid"):
+            result.cancelled += 1
+        return
+    template_id = (_cfg("NOTIFY_TEMPLATES", {}) or {}).get(kind)
+    if not template_id:
+        log.error("notification %s: no template configured for kind %s", note_id, kind)
+        if _finish(note_id, token, status="failed", last_error=f"no template for kind {kind}"):
+            result.failed += 1
+        return
+    if attempts > max_attempts:
+        if _finish(note_id, token, status="failed", last_error="too many attempts"):
+            result.failed += 1
+        return
+    try:
+        wechat_gateway.send_subscribe_message(openid, template_id, format_data(data), page=page)
+    except WeChatUserRefused as err:
+        if _finish(note_id, token, status="refused", last_errcode=err.errcode, last_error=err.code):
+            result.refused += 1
+        return
+    except WeChatError as err:
+        if err.retryable and attempts < max_attempts:
+            delay = backoff_seconds(attempts)
+            if _finish(note_id, token, next_attempt_at=clock.now() + dt.timedelta(seconds=delay),
+                       last_errcode=err.errcode, last_error=f"{err.code}: {err.errmsg}"[:500]):
+                result.retried += 1
+            log.info("notification %s (%s): %s, retry %d in %ds", note_id, kind, err.code, attempts, delay)
+        else:
+            if _finish(note_id, token, status="failed", last_errcode=err.errcode,
+                       last_error=f"{err.code}: {err.errmsg}"[:500]):
+                result.failed += 1
+            log.warning("notification %s (%s) failed for good after %d attempt(s): %s errcode=%s",
+                        note_id, kind, attempts, err.code, err.errcode)
+        return
+    except Exception as err:  # Redis down while fetching the token, a bug: retry later
+        db.session.rollback()
+        delay = backoff_seconds(attempts)
+        final = attempts >= max_attempts
+        values = {"last_error": f"{type(err).__name__}"[:500]}
+        if final:
+            values["status"] = "failed"
+        else:
+            values["next_attempt_at"] = clock.now() + dt.timedelta(seconds=delay)
+        if _finish(note_id, token, **values):
+            if final:
+                result.failed += 1
+            else:
+                result.retried += 1
+        log.exception("notification %s (%s): unexpected error while sending", note_id, kind)
+        return
+    if _finish(note_id, token, status="sent", sent_at=now, last_error=None, last_errcode=None):
+        result.sent += 1
+        result.ids.append(note_id)
+
+
+def send_due(batch_size: int | None = None, stop: threading.Event | None = None,
+             max_messages: int | None = None) -> PassResult:
+    """One pass: send every message due now (batch after batch), then return.
+
+    ``stop`` (set by a signal) ends the pass after the current message; the
+    rest of the claimed batch is released at once for other senders.
+    """
+    batch_size = int(batch_size or _cfg("NOTIFY_BATCH_SIZE", 20))
+    result = PassResult()
+    while not (stop is not None and stop.is_set()):
+        if max_messages is not None:
+            remaining = max_messages - result.handled
+            if remaining <= 0:
+                break
+            batch_size = min(batch_size, remaining)
+        token, ids = claim(batch_size)
+        if not ids:
+            break
+        for index, note_id in enumerate(ids):
+            if stop is not None and stop.is_set():
+                result.released += release(ids[index:], token)
+                break
+            send_one(note_id, token, result)
+    return result

@@ -1,0 +1,280 @@
+"""The outbox sender: every owed message reaches WeChat once, late rather than never."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+from service.common import clock
+from tests.helpers import bearer, login_worker
+from wechat import fake
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_id(client, name: str) -> tuple[int, str]:
+    token = login_worker(client, name)
+    return client.get("/api/v1/me", headers=bearer(token)).get_json()["id"], token
+
+
+def owe(app, worker: int, kind: str = "enrollment_approved", data: dict | None = None, **kwargs) -> int:
+    from models import db
+    from service.notifications.outbox import enqueue
+
+    with app.app_context():
+        note = enqueue(worker, kind, data if data is not None else {
+            "thing1": "工会入会申请", "thing2": "广陵区总工会", "phrase3": "已通过",
+            "time4": clock.now(), "thing5": "会员编号0002-2026-000001"}, **kwargs)
+        db.session.commit()
+        return note.id
+
+
+def statuses(app) -> dict[int, tuple[str, int]]:
+    from models import Notification, db
+
+    with app.app_context():
+        rows = db.session.query(Notification.id, Notification.status, Notification.attempts).all()
+        db.session.remove()
+    return {i: (s, a) for i, s, a in rows}
+
+
+def send(app, **kwargs):
+    from models import db
+    from service.notifications.sender import send_due
+
+    with app.app_context():
+        try:
+            return send_due(**kwargs)
+        finally:
+            db.session.remove()
+
+
+# --- formatting ----------------------------------------------------------------------
+
+def test_values_are_trimmed_and_formatted_per_keyword_type():
+    from service.notifications.sender import format_data
+
+    at = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)  # 09:30 in Shanghai
+    data = format_data({
+        "thing1": "工会入会申请审核结果通知，请您及时查看并保存会员证",
+        "phrase2": "审核已经通过了",
+        "name3": "欧阳娜娜娜娜娜娜娜娜娜",
+        "character_string4": "A" * 40,
+        "number5": "1" * 40,
+        "time6": {"datetime": at.isoformat()},
+        "date7": {"date": "2026-03-02"},
+        "time8": at,
+        "thing9": None,
+        "thing10": "短",
+    })
+    assert data["thing1"]["value"] == "工会入会申请审核结果通知，请您及时查看…"
+    assert len(data["thing1"]["value"]) == 20
+    assert data["phrase2"]["value"] == "审核已经通"
+    assert data["name3"]["value"] == "欧阳娜娜娜娜娜娜娜娜"
+    assert data["character_string4"]["value"] == "A" * 32
+    assert data["number5"]["value"] == "1" * 32
+    assert data["time6"]["value"] == "2026年03月02日 09:30"
+    assert data["date7"]["value"] == "2026年03月02日"
+    assert data["time8"]["value"] == "2026年03月02日 09:30"
+    assert data["thing9"]["value"] == "无"
+    assert data["thing10"]["value"] == "短"
+
+
+# --- sending -------------------------------------------------------------------------
+
+def test_a_due_message_is_sent_once(app, client, redis_client):
+    worker, _ = worker_id(client, "amy")
+    note = owe(app, worker, page="pages/enrollment/card/index")
+    result = send(app)
+    assert result.sent == 1
+    messages = fake.sent_messages(redis_client)
+    assert len(messages) == 1
+    assert messages[0]["touser"] == "fake-amy"
+    assert messages[0]["page"] == "pages/enrollment/card/index"
+    assert messages[0]["data"]["thing2"] == {"value": "广陵区总工会"}
+    assert statuses(app)[note] == ("sent", 1)
+    assert send(app).sent == 0
+    assert len(fake.sent_messages(redis_client)) == 1
+
+
+def test_a_delayed_message_waits_for_its_time(app, client, redis_client):
+    clock.freeze(clock.local(2026, 4, 1, 9))
+    worker, _ = worker_id(client, "ben")
+    owe(app, worker, "booking_reminder", {"thing1": "法律咨询", "time2": clock.now()},
+        send_after=clock.local(2026, 4, 2, 9))
+    assert send(app).sent == 0
+    clock.freeze(clock.local(2026, 4, 2, 8, 59))
+    assert send(app).sent == 0
+    clock.freeze(clock.local(2026, 4, 2, 9))
+    assert send(app).sent == 1
+    assert len(fake.sent_messages(redis_client)) == 1
+
+
+def test_wechat_down_delays_but_never_loses_a_message(app, client, redis_client):
+    clock.freeze(clock.local(2026, 4, 1, 9))
+    worker, _ = worker_id(client, "cora")
+    note = owe(app, worker)
+    fake.set_mode(redis_client, "down")
+    assert send(app).retried == 1
+    assert statuses(app)[note] == ("pending", 1)
+    clock.advance(seconds=10)
+    assert send(app).handled == 0  # backing off
+    clock.advance(seconds=30)
+    assert send(app).retried == 1  # still down: tried again, backs off longer
+    assert statuses(app)[note] == ("pending", 2)
+    assert fake.sent_messages(redis_client) == []
+
+    fake.set_mode(redis_client, "normal")
+    clock.advance(seconds=59)
+    assert send(app).sent == 0
+    clock.advance(seconds=1)
+    assert send(app).sent == 1
+    assert statuses(app)[note] == ("sent", 3)
+    assert len(fake.sent_messages(redis_client)) == 1
+
+
+def test_attempts_run_out(app, client, redis_client):
+    clock.freeze(clock.local(2026, 4, 1, 9))
+    worker, _ = worker_id(client, "dora")
+    note = owe(app, worker)
+    fake.set_mode(redis_client, "busy")
+    saved = app.config["NOTIFY_MAX_ATTEMPTS"]
+    app.config["NOTIFY_MAX_ATTEMPTS"] = 3
+    try:
+        for _ in range(5):
+            send(app)
+            clock.advance(hours=2)
+    finally:
+        app.config["NOTIFY_MAX_ATTEMPTS"] = saved
+    assert statuses(app)[note] == ("failed", 3)
+
+
+def test_a_refusal_is_final(app, client, redis_client):
+    clock.freeze(clock.local(2026, 4, 1, 9))
+    worker, _ = worker_id(client, "eve")
+    fake.refuse_user(redis_client, "fake-eve")
+    note = owe(app, worker)
+    assert send(app).refused == 1
+    clock.advance(days=2)
+    assert send(app).handled == 0
+    assert statuses(app)[note] == ("refused", 1)
+    assert fake.call_counts(redis_client).get("cgi-bin/message/subscribe/send") == 1
+    from models import Notification, db
+    with app.app_context():
+        assert db.session.get(Notification, note).last_errcode == 43101
+
+
+def test_bad_data_fails_for_good_and_unknown_kinds_too(app, client, redis_client, caplog):
+    worker, _ = worker_id(client, "fay")
+    empty = owe(app, worker, data={})
+    unknown = owe(app, worker, kind="no_such_kind")
+    caplog.set_level(logging.WARNING, logger="service.notifications.sender")
+    result = send(app)
+    logged = caplog.text
+    assert "failed for good" in logged and "wechat_bad_data" in logged and "no template" in logged
+    assert "fake-fay" not in logged  # no openid in the logs
+    assert result.failed == 2
+    assert statuses(app)[empty] == ("failed", 1) and statuses(app)[unknown] == ("failed", 1)
+    assert fake.sent_messages(redis_client) == []
+
+
+def test_an_erased_worker_gets_nothing(app, client, redis_client):
+    worker, token = worker_id(client, "gus")
+    note = owe(app, worker)
+    assert client.delete("/api/v1/me", headers=bearer(token)).status_code == 204
+    send(app)
+    assert statuses(app)[note][0] == "cancelled"
+    assert fake.sent_messages(redis_client) == []
+
+
+def test_a_claimed_message_is_not_sent_by_another_sender_until_its_lease_ends(app, client, redis_client):
+    from models import db
+    from service.notifications.sender import claim
+
+    clock.freeze(clock.local(2026, 4, 1, 9))
+    worker, _ = worker_id(client, "hal")
+    note = owe(app, worker)
+    with app.app_context():
+        _, mine = claim(10)  # a sender that died right after claiming
+        db.session.remove()
+    assert mine == [note]
+    assert send(app).handled == 0
+    clock.advance(seconds=app.config.get("NOTIFY_LEASE_SECONDS", 300) + 1)
+    assert send(app).sent == 1
+    assert statuses(app)[note] == ("sent", 2)
+
+
+def test_two_senders_deliver_each_message_exactly_once(pg_app, pg_client, redis_client):
+    workers = [worker_id(pg_client, f"pair{n}")[0] for n in range(4)]
+    notes = [owe(pg_app, workers[n % 4], data={"thing1": f"消息{n}", "time2": clock.now()}) for n in range(40)]
+    barrier = threading.Barrier(3)
+    totals = []
+
+    def sender():
+        barrier.wait()
+        totals.append(send(pg_app, batch_size=3).sent)
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(totals) == 40
+    sent = [m["data"]["thing1"]["value"] for m in fake.sent_messages(redis_client)]
+    assert sorted(sent) == sorted(f"消息{n}" for n in range(40))
+    assert set(statuses(pg_app).values()) == {("sent", 1)}
+    assert len(notes) == 40
+
+
+# --- the commands ----------------------------------------------------------------------
+
+def test_send_due_and_work_commands(app, client, redis_client):
+    worker, _ = worker_id(client, "ivy")
+    owe(app, worker)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["notifications", "send-due"])
+    assert result.exit_code == 0 and "sent=1" in result.output
+    owe(app, worker, data={"thing1": "第二条"})
+    result = runner.invoke(args=["notifications", "work", "--interval", "0", "--max-passes", "2"])
+    assert result.exit_code == 0, result.output
+    assert "sent=1" in result.output and "passes=2" in result.output
+    assert len(fake.sent_messages(redis_client)) == 2
+
+
+def test_work_runs_until_sigterm(request, redis_client):
+    from tests.conftest import _session_app, clean
+
+    app = _session_app("sqlite", request)
+    clean(app, redis_client)
+    with app.app_context():
+        from models import Worker, db
+        w = Worker(openid="fake-jack", created_at=clock.now())
+        db.session.add(w)
+        db.session.commit()
+        jack = w.id
+    owe(app, jack)
+    env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "REDIS_URL": app.config["REDIS_URL"], "WECHAT_API_BASE": app.config["WECHAT_API_BASE"]}
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "notifications", "work",
+                             "--interval", "0.2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not fake.sent_messages(redis_client) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(fake.sent_messages(redis_client)) == 1
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "sent=1" in err
