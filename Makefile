@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test bench clean-instance
+.PHONY: run test browser bench clean-instance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,19 @@ run: $(VENV)/.installed
 	@echo ""
 	@$(BIN)/python -m service.devserver --host $(HOST) --port $(PORT)
 
-## test: the whole suite on real Redis, SQLite and PostgreSQL
-test: $(VENV)/.installed-dev
+## test: the whole suite on real Redis, SQLite and PostgreSQL (and Chromium for the console)
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest
+
+# Debian's Chromium for the console's browser tests (Playwright drives it; it never
+# downloads a browser of its own). Without root or a package mirror the browser
+# tests skip with the reason, except with CI=true, where they fail.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+		|| echo "Chromium could not be installed: the browser tests will skip"; \
+	else echo "Chromium is not installed (apt-get install chromium): the browser tests will skip"; fi
 
 bench: $(VENV)/.installed-dev
 	bench/run

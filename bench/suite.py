@@ -1,0 +1,418 @@
+"""The benchmark suite: every figure the issues ask for, in one run, as ratios to /livez.
+
+    bench/run                      # everything (about 15 minutes on 2 cores)
+    bench/run --only nearby,checkin --stations 200000
+    bench/run --quick              # smaller data and shorter runs, to try the suite
+
+Prints Markdown tables; ``--out FILE`` also writes them to a file.  Figures
+are measured, never asserted: this is not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import data, loadgen  # noqa: E402
+from bench.harness import RssSampler, Stack, machine  # noqa: E402
+
+CONC = 16
+OUT: list[str] = []
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+    OUT.append(line)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def staff_token(stack: Stack, username: str, role: str) -> str:
+    from service.auth.services import create_staff, staff_login
+
+    with stack.app.app_context():
+        try:
+            create_staff(username, "Bench@2026pass", [(role, None)])
+        except Exception:
+            from models import db
+            db.session.rollback()
+        return staff_login(username, "Bench@2026pass")["token"]
+
+
+def root_org(stack: Stack) -> int:
+    from models import Organization, db
+    from service.organizations.services import create_root_or_child
+    from sqlalchemy import select
+
+    with stack.app.app_context():
+        org = db.session.scalar(select(Organization).where(Organization.parent_id.is_(None)))
+        if org is None:
+            org = create_root_or_child("全国总工会（测试）", None, "全国")
+            for name in ("北京市总工会", "上海市总工会", "广东省总工会", "江苏省总工会"):
+                create_root_or_child(name, org, name[:2])
+            db.session.commit()
+        return org.id
+
+
+def floor(stack: Stack, duration: float) -> dict:
+    res = loadgen.run(stack.url, lambda i: loadgen.get("/livez"), concurrency=CONC, duration=duration, warmup=1)
+    return res.summary()
+
+
+def row(name: str, summary: dict, floor_rps: float) -> None:
+    say(loadgen.format_row(name, summary, floor_rps))
+
+
+# --- scenarios ---------------------------------------------------------------------
+
+def scenario_nearby(stack: Stack, fl: dict, args) -> None:
+    from service.stations.importer import bulk_load
+
+    steps = [n for n in (10_000, 100_000, 200_000, 1_000_000) if n <= args.stations]
+    if not steps or steps[-1] != args.stations:
+        steps.append(args.stations)
+    say("\n## Nearby search (GET /api/v1/stations/nearby), 16 connections")
+    say("Queries: random points around 36 cities weighted by size, radius 3 km, limit 20; 30% with "
+        "`amenities=water,charging`, 20% with `open_now=true`.\n")
+    say(loadgen.TABLE_HEAD)
+    loaded = 0
+    curve = []
+    for target in steps:
+        t0 = time.perf_counter()
+        with stack.app.app_context():
+            bulk_load(data.station_records(loaded, target - loaded), chunk_size=20_000)
+        load_s = time.perf_counter() - t0
+        loaded = target
+        rng = random.Random(3)
+        queries = [data.nearby_query(rng) for _ in range(5000)]
+        res = loadgen.run(stack.url, lambda i: loadgen.get(queries[i % len(queries)], "nearby"), concurrency=CONC,
+                          duration=args.duration, warmup=1)
+        s = res.summary()
+        row(f"nearby @ {target:,} stations (loaded in {load_s:.0f} s)", s, fl["rps"])
+        curve.append((target, s))
+    say("\nScale curve (p50 must stay flat):\n")
+    say("| stations | req/s | p50 ms | p99 ms | ratio to /livez |\n|---|---|---|---|---|")
+    for n, s in curve:
+        say(f"| {n:,} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['rps'] / fl['rps']:.2f} |")
+
+
+def scenario_checkin(stack: Stack, fl: dict, args) -> None:
+    from sqlalchemy import text
+
+    from models import db
+    from service.breakfast import bulk, qr
+
+    org = root_org(stack)
+    n_workers, n_points = args.roster, 20
+    with stack.app.app_context():
+        points = bulk.create_points(org, n_points, daily_quota=100_000, serving_start=dt.time(0, 0),
+                                    serving_end=dt.time(23, 59), name_prefix="压测早餐点")
+        pairs = bulk.create_eligible_workers(org, n_workers, phone_start=17000000000, openid_prefix="bench-b-")
+        tokens = bulk.issue_worker_tokens([w for w, _ in pairs])
+        scenes = [qr.make_scene(p, 1) for p in points]
+    bodies = [json.dumps({"scene": scenes[i % n_points]}).encode() for i in range(n_workers)]
+
+    def make(i):
+        return ("POST", "/api/v1/breakfast/checkins", {"Content-Type": "application/json", **bearer(tokens[i])},
+                bodies[i], "checkin")
+
+    say(f"\n## Breakfast check-in morning peak: {n_workers:,} roster workers, {n_points} points, 16 connections\n")
+    say(loadgen.TABLE_HEAD)
+    res = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=n_workers)
+    row("POST /breakfast/checkins (first scan)", res.summary(), fl["rps"])
+    again = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=min(n_workers, 3000))
+    row("POST /breakfast/checkins (second scan → 409)", again.summary(), fl["rps"])
+    with stack.app.app_context():
+        total, distinct = db.session.execute(text(
+            "SELECT count(*), count(DISTINCT (roster_entry_id, serving_date)) FROM breakfast_checkins "
+            "WHERE point_id = ANY(:p)"), {"p": points}).one()
+        served = db.session.execute(text(
+            "SELECT coalesce(sum(served), 0) FROM breakfast_daily_counts WHERE point_id = ANY(:p)"),
+            {"p": points}).scalar()
+    created = res.statuses["checkin"].get(201, 0)
+    say(f"\nCheck-ins stored: {total:,}; duplicates: {total - distinct}; counters: {served:,}; "
+        f"201 answers: {created:,}; second scans answered 409: {again.statuses['checkin'].get(409, 0):,}.")
+
+
+def scenario_booking(stack: Stack, fl: dict, args) -> None:
+    from sqlalchemy import text
+
+    from models import db
+    from service.breakfast import bulk
+
+    org = root_org(stack)
+    legal = staff_token(stack, "bench_legal", "legal_aid_staff")
+    client = stack.app.test_client()
+    prov = client.post("/api/v1/admin/legal-aid/providers", headers=bearer(legal),
+                       json={"name": "压测律师", "kind": "lawyer", "organization_id": org, "firm": "压测律师事务所"})
+    provider_id = prov.get_json()["id"]
+    day = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(days=3)).date()
+    slot_ids = []
+    for h in range(9, 14):
+        r = client.post("/api/v1/admin/legal-aid/slots", headers=bearer(legal), json={
+            "provider_id": provider_id, "starts_at": f"{day}T{h:02d}:00:00+08:00",
+            "ends_at": f"{day}T{h:02d}:50:00+08:00", "capacity": 20, "mode": "offline", "location": "压测地点"})
+        slot_ids.append(r.get_json()["slot"]["id"])
+    n = args.bookers
+    with stack.app.app_context():
+        pairs = bulk.create_eligible_workers(org, n, phone_start=16000000000, openid_prefix="bench-l-", link=False)
+        tokens = bulk.issue_worker_tokens([w for w, _ in pairs])
+    bodies = [json.dumps({"slot_id": slot_ids[i % len(slot_ids)], "topic": "wage_arrears",
+                          "description": "老板拖欠三个月工资"}).encode() for i in range(n)]
+
+    def make(i):
+        return ("POST", "/api/v1/legal-aid/bookings", {"Content-Type": "application/json", **bearer(tokens[i])},
+                bodies[i], "booking")
+
+    say(f"\n## Legal-aid booking under contention: {n:,} workers for {len(slot_ids)} slots × 20 seats, 16 connections\n")
+    say(loadgen.TABLE_HEAD)
+    res = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=n)
+    row("POST /legal-aid/bookings", res.summary(), fl["rps"])
+    with stack.app.app_context():
+        over = db.session.execute(text(
+            "SELECT count(*) FROM legal_aid_slots s WHERE s.id = ANY(:ids) AND (s.booked > s.capacity OR s.booked <> "
+            "(SELECT count(*) FROM legal_aid_bookings b WHERE b.slot_id = s.id AND b.status = 'booked'))"),
+            {"ids": slot_ids}).scalar()
+        booked = db.session.execute(text(
+            "SELECT count(*) FROM legal_aid_bookings WHERE slot_id = ANY(:ids) AND status = 'booked'"),
+            {"ids": slot_ids}).scalar()
+    st = res.statuses["booking"]
+    say(f"\nBookings stored: {booked} for {len(slot_ids) * 20} seats; 201: {st.get(201, 0)}, "
+        f"409 slot_full: {st.get(409, 0)}; slots overbooked or out of step with their bookings: {over}.")
+
+
+def scenario_queue(stack: Stack, fl: dict, args) -> None:
+    from models import Organization, db
+    from sqlalchemy import select
+
+    org = root_org(stack)
+    with stack.app.app_context():
+        orgs = list(db.session.scalars(select(Organization.id)))
+        t0 = time.perf_counter()
+        data.bulk_applications(db.session, orgs, args.applications)
+        load_s = time.perf_counter() - t0
+    reviewer = staff_token(stack, "bench_reviewer", "enrollment_reviewer")
+    rng = random.Random(5)
+    paths = []
+    for _ in range(2000):
+        r = rng.random()
+        if r < 0.5:
+            paths.append(f"/api/v1/admin/enrollment/applications?status=pending&page={rng.randint(1, 20)}")
+        elif r < 0.7:
+            paths.append(f"/api/v1/admin/enrollment/applications?status=pending&organization_id={rng.choice(orgs)}")
+        elif r < 0.85:
+            paths.append("/api/v1/admin/enrollment/applications?q=%E8%81%8C%E5%B7%A512")
+        else:
+            paths.append(f"/api/v1/admin/enrollment/applications?page={rng.randint(1, 200)}")
+    say(f"\n## Enrollment review queue with {args.applications:,} applications (loaded in {load_s:.0f} s), 16 connections\n")
+    say(loadgen.TABLE_HEAD)
+    res = loadgen.run(stack.url, lambda i: loadgen.get(paths[i % len(paths)], "queue", bearer(reviewer)),
+                      concurrency=CONC, duration=args.duration, warmup=1)
+    row("GET /admin/enrollment/applications", res.summary(), fl["rps"])
+
+
+def scenario_annual(stack: Stack, fl: dict, args) -> None:
+    from models import db
+    from service.breakfast import bulk
+
+    org = root_org(stack)
+    year = 2025
+    per_day = max(1, args.checkins_year // 365)
+    with stack.app.app_context():
+        points = bulk.create_points(org, 20, daily_quota=100_000, name_prefix="年报早餐点")
+        pairs = bulk.create_eligible_workers(org, per_day, phone_start=18000000000, openid_prefix="bench-y-",
+                                             link=False)
+        t0 = time.perf_counter()
+        total = data.bulk_checkins(db.session, points, [e for _, e in pairs], year, per_day)
+        load_s = time.perf_counter() - t0
+        db.session.execute(db.text("ANALYZE"))
+        db.session.commit()
+    admin = staff_token(stack, "bench_admin", "admin")
+    res = loadgen.run(stack.url, lambda i: loadgen.get(f"/api/v1/admin/stats/annual?year={year}", "annual",
+                                                        bearer(admin)), concurrency=1, total=30, duration=600)
+    s = res.summary()
+    say(f"\n## Annual figures with {total:,} check-ins in the database (loaded in {load_s:.0f} s), one client\n")
+    say(loadgen.TABLE_HEAD)
+    row("GET /admin/stats/annual", s, fl["rps"])
+
+
+def scenario_mix(stack: Stack, fl: dict, args) -> dict:
+    """The realistic mix, per endpoint, for issue 8; returns the overall summary."""
+    from service.breakfast import bulk, qr
+
+    org = root_org(stack)
+    with stack.app.app_context():
+        points = bulk.create_points(org, 20, daily_quota=1_000_000, serving_start=dt.time(0, 0),
+                                    serving_end=dt.time(23, 59), name_prefix="混合早餐点")
+        pairs = bulk.create_eligible_workers(org, 30_000, phone_start=13900000000, openid_prefix="bench-m-")
+        tokens = bulk.issue_worker_tokens([w for w, _ in pairs])
+        scenes = [qr.make_scene(p, 1) for p in points]
+    reviewer = staff_token(stack, "bench_mix_reviewer", "enrollment_reviewer")
+    rng = random.Random(9)
+    queries = [data.nearby_query(rng) for _ in range(5000)]
+    seq = {"n": 0}
+
+    def make(i):
+        r = (i * 7919) % 100
+        if r < 45:
+            return loadgen.get(queries[i % len(queries)], "GET /stations/nearby")
+        if r < 60:
+            return ("POST", "/api/v1/breakfast/checkins", {"Content-Type": "application/json",
+                                                           **bearer(tokens[i % len(tokens)])},
+                    json.dumps({"scene": scenes[i % len(scenes)]}).encode(), "POST /breakfast/checkins")
+        if r < 70:
+            seq["n"] += 1
+            return loadgen.post_json("/api/v1/auth/wechat/login", {"code": f"dev-mix{i % 5000}.{seq['n']}"},
+                                     "POST /auth/wechat/login")
+        if r < 78:
+            return loadgen.get("/api/v1/me", "GET /me", bearer(tokens[i % len(tokens)]))
+        if r < 86:
+            return loadgen.get("/api/v1/legal-aid/slots", "GET /legal-aid/slots", bearer(tokens[i % len(tokens)]))
+        if r < 92:
+            return loadgen.get("/api/v1/admin/enrollment/applications?status=pending", "GET /admin/enrollment/applications",
+                               bearer(reviewer))
+        if r < 96:
+            return loadgen.get("/api/v1/organizations", "GET /organizations")
+        return loadgen.get("/api/v1/enrollment/applications/mine", "GET /enrollment/applications/mine",
+                           bearer(tokens[i % len(tokens)]))
+
+    say(f"\n## Realistic mix, 16 connections, {args.duration:.0f} s (gunicorn 2 workers, production profile)\n")
+    with RssSampler(stack) as rss:
+        res = loadgen.run(stack.url, make, concurrency=CONC, duration=max(args.duration, 20), warmup=2)
+    say(loadgen.TABLE_HEAD)
+    for label in sorted(res.latencies):
+        row(label, res.summary(label), fl["rps"])
+    total = res.summary()
+    row("**all**", total, fl["rps"])
+    say("\nPeak RSS per gunicorn worker: " + ", ".join(f"{v:.0f} MiB" for v in rss.peak.values()))
+    stack_mix = {"make": make, "summary": total}
+    stack._mix = stack_mix
+    return total
+
+
+def scenario_soak(stack: Stack, fl: dict, args) -> None:
+    mix = getattr(stack, "_mix", None)
+    if mix is None:
+        scenario_mix(stack, fl, args)
+        mix = stack._mix
+    target = 0.7 * mix["summary"]["rps"]
+    per_conn_interval = CONC / target
+    make = mix["make"]
+
+    def paced(i):
+        return make(i + 10_000_000)
+
+    say(f"\n## Soak: {args.soak:.0f} s at 70% of the mix's peak ({target:.0f} req/s), 16 connections\n")
+    import asyncio  # noqa: F401  (pacing is done by the sampler-free generator below)
+
+    res, samples = _paced_run(stack, paced, target, args.soak)
+    s = res.summary()
+    errors = sum(v for k, v in s["statuses"].items() if k == 0 or k >= 500)
+    say(loadgen.TABLE_HEAD)
+    row("mix (soak)", s, fl["rps"])
+    first = statistics.fmean(samples[: max(1, len(samples) // 5)]) if samples else 0
+    last = statistics.fmean(samples[-max(1, len(samples) // 5):]) if samples else 0
+    say(f"\nErrors (5xx or connection): {errors}. Mean worker RSS first fifth {first:.0f} MiB → last fifth "
+        f"{last:.0f} MiB ({(last - first):+.0f} MiB).")
+
+
+def _paced_run(stack: Stack, make, rps: float, seconds: float):
+    """Open-loop pacing: each connection sends at its share of ``rps``."""
+    import asyncio
+    import itertools
+
+    host, port = "127.0.0.1", stack.port
+    result = loadgen.Result()
+    counter = itertools.count()
+    interval = CONC / rps
+
+    async def conn():
+        reader = writer = None
+        deadline = time.perf_counter() + seconds
+        next_at = time.perf_counter()
+        while time.perf_counter() < deadline:
+            next_at += interval
+            i = next(counter)
+            method, path, headers, body, label = make(i)
+            head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"] + [f"{k}: {v}" for k, v in headers.items()]
+            if body or method == "POST":
+                head.append(f"Content-Length: {len(body)}")
+            raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+            t0 = time.perf_counter()
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, port)
+                writer.write(raw)
+                await writer.drain()
+                status, _ = await loadgen._read_response(reader)
+                result.latencies[label].append(time.perf_counter() - t0)
+                result.statuses[label][status] += 1
+            except Exception:
+                result.statuses[label][0] += 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if writer is not None:
+            writer.close()
+
+    async def main():
+        started = time.perf_counter()
+        await asyncio.gather(*[conn() for _ in range(CONC)])
+        result.elapsed = time.perf_counter() - started
+
+    with RssSampler(stack, every=2.0) as rss:
+        asyncio.run(main())
+    return result, rss.samples
+
+
+SCENARIOS = {"nearby": scenario_nearby, "checkin": scenario_checkin, "booking": scenario_booking,
+             "queue": scenario_queue, "annual": scenario_annual, "mix": scenario_mix, "soak": scenario_soak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per closed-loop measurement")
+    parser.add_argument("--stations", type=int, default=1_000_000)
+    parser.add_argument("--roster", type=int, default=10_000)
+    parser.add_argument("--bookers", type=int, default=2_000)
+    parser.add_argument("--applications", type=int, default=100_000)
+    parser.add_argument("--checkins-year", type=int, default=1_000_000)
+    parser.add_argument("--soak", type=float, default=300.0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.stations, args.roster, args.bookers = 5.0, 20_000, 2_000, 500
+        args.applications, args.checkins_year, args.soak = 10_000, 50_000, 30.0
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    with Stack(workers=2, threads=4) as stack:
+        stack.start_server()
+        fl = floor(stack, args.duration)
+        say(f"# Benchmarks — {dt.date.today()} — {machine()}")
+        say("gunicorn -c config/gunicorn.conf.py (APP_ENV=production, 2 workers × 4 threads), PostgreSQL and Redis on "
+            "loopback, load from bench/loadgen.py (asyncio keep-alive connections) on the same machine.\n")
+        say(loadgen.TABLE_HEAD)
+        row("GET /livez (the floor)", fl, fl["rps"])
+        for name in chosen:
+            SCENARIOS[name](stack, fl, args)
+        after = floor(stack, args.duration)
+        say("\n/livez again at the end: " + loadgen.format_row("GET /livez", after, fl["rps"]))
+    if args.out:
+        Path(args.out).write_text("\n".join(OUT) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Sign in and out of the console (the staff accounts and lockout of the API)."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from service.auth.services import authenticate_staff
+from service.console import core
+from service.errors import ServiceError
+from service.extensions import client_address_key, limiter
+
+bp = core.child("account", __name__)
+
+
+def _login_limit():
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, key_func=client_address_key, methods=["POST"])
+def login():
+    """登录：用户名密码；15 分钟内失败 5 次锁定（与 API 相同）"""
+    target = core.safe_target(request.values.get("next")) or url_for("console.home.dashboard")
+    if request.method == "GET" and core.signed_in_staff() is not None:
+        return redirect(target)
+    status = 200
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        try:
+            staff = authenticate_staff(username[:64], request.form.get("password", ""))
+        except ServiceError as err:  # wrong credentials (401) or locked (429)
+            core.flash_error(err)
+            status = err.status
+        else:
+            core.sign_in(staff)
+            flash(f"欢迎，{staff.display_name or staff.username}", "success")
+            return redirect(target)
+    return render_template("console/login.html", username=username, next=request.values.get("next", "")), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """退出登录：注销服务端会话"""
+    core.sign_out()
+    flash("您已退出登录", "success")
+    return redirect(url_for("console.account.login"))

@@ -1,0 +1,180 @@
+"""Free breakfast: points (with today's count against the quota), the printable
+QR poster, the roster import, the monthly report with its chart and Excel
+download, and next month's ingredient estimate."""
+from __future__ import annotations
+
+import calendar
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
+
+from service.breakfast import schemas, services
+from service.console import core
+
+bp = core.child("breakfast", __name__, url_prefix="/breakfast")
+
+ROLES = ("breakfast_manager",)
+MAX_POINTS = 100  # points of one organization fit on one page
+POINT_FIELDS = ("name", "address", "lat", "lng", "serving_start", "serving_end", "daily_quota", "geofence_m",
+                "active", "organization_id")
+
+
+def _today_by_point(scope, points) -> list[dict]:
+    return [services.today(scope, p.id) for p in points]
+
+
+def summary() -> dict:
+    """The dashboard card: today's breakfasts against the quota, per active point."""
+    scope = core.scope_of(*ROLES)
+    points = services.list_points(scope, {"page": 1, "per_page": MAX_POINTS, "active": True})["items"]
+    rows = _today_by_point(scope, points)
+    return {"points": rows, "served": sum(r["served"] for r in rows), "quota": sum(r["quota"] for r in rows)}
+
+
+# --- points ----------------------------------------------------------------------------
+
+def _point_body(creating: bool) -> dict:
+    data = core.form_data()
+    body = {k: data[k] for k in POINT_FIELDS if k in data}
+    if not creating:
+        body["geofence_m"] = data.get("geofence_m") or None  # blank: no geofence
+    return body
+
+
+def _point_values(point) -> dict:
+    values = {k: getattr(point, k) for k in POINT_FIELDS}
+    values.update(serving_start=point.serving_start.strftime("%H:%M"), serving_end=point.serving_end.strftime("%H:%M"),
+                  active="true" if point.active else "false", geofence_m=point.geofence_m or "")
+    return values
+
+
+@bp.route("/")
+@core.staff_page(*ROLES)
+def points():
+    """早餐点：今日领取与份数"""
+    page = services.list_points(g.scope, core.query_args(schemas.BreakfastPointListArgs))
+    today = {row["point_id"]: row for row in _today_by_point(g.scope, page["items"])}
+    return render_template("console/breakfast/points.html", page=page, today=today)
+
+
+@bp.route("/points/new", methods=["GET", "POST"])
+@core.staff_page(*ROLES)
+def create_point():
+    """新建早餐点"""
+    def action():
+        point = services.create_point(g.scope, core.load(schemas.BreakfastPointCreateSchema, _point_body(True)))
+        flash(f"已新建早餐点“{point.name}”", "success")
+        return redirect(url_for("console.breakfast.points"))
+    return core.form_page("console/breakfast/point_form.html", action, point=None, orgs=core.org_choices(g.scope),
+                          values={"serving_start": "05:30", "serving_end": "08:30", "active": "true"})
+
+
+@bp.route("/points/<int:point_id>", methods=["GET", "POST"])
+@core.staff_page(*ROLES)
+def edit_point(point_id):
+    """修改早餐点（供应时间、每日份数、签到范围、启用/暂停）"""
+    point = services.get_point(g.scope, point_id)
+
+    def action():
+        services.update_point(g.scope, point_id, core.load(schemas.BreakfastPointUpdateSchema, _point_body(False)))
+        flash(f"已保存早餐点“{point.name}”", "success")
+        return redirect(url_for("console.breakfast.points"))
+    return core.form_page("console/breakfast/point_form.html", action, point=point, orgs=core.org_choices(g.scope),
+                          values=_point_values(point))
+
+
+@bp.route("/points/<int:point_id>/poster")
+@core.staff_page(*ROLES)
+def poster(point_id):
+    """可打印的早餐点二维码海报"""
+    point = services.get_point(g.scope, point_id)
+    return render_template("console/breakfast/poster.html", point=point, qr=services.qr_info(g.scope, point_id))
+
+
+@bp.route("/points/<int:point_id>/poster.svg")
+@core.staff_page(*ROLES)
+def poster_svg(point_id):
+    """海报图像（SVG）"""
+    return Response(services.qr_poster(g.scope, point_id), mimetype="image/svg+xml")
+
+
+@bp.route("/points/<int:point_id>/qr.png")
+@core.staff_page(*ROLES)
+def qr_png(point_id):
+    """二维码图片（PNG，可下载）"""
+    return Response(services.qr_png(g.scope, point_id), mimetype="image/png", headers={
+        "Content-Disposition": f'attachment; filename="breakfast-point-{point_id}.png"'})
+
+
+@bp.route("/points/<int:point_id>/qr/rotate", methods=["POST"])
+@core.staff_page(*ROLES)
+def rotate_qr(point_id):
+    """更换二维码（旧海报立即失效）"""
+    return core.run(lambda: services.rotate_qr(g.scope, point_id), "二维码已更换，请打印新海报并替换现场张贴的旧海报",
+                    url_for("console.breakfast.poster", point_id=point_id))
+
+
+# --- roster ---------------------------------------------------------------------------------
+
+@bp.route("/roster", methods=["GET", "POST"])
+@core.staff_page(*ROLES, upload=True)
+def roster():
+    """早餐名册：导入（逐行结果）、查询、停用/启用"""
+    def action():
+        form = core.load(schemas.BreakfastRosterUploadSchema,
+                         {"file": request.files.get("file"), **core.form_data()})
+        result = services.import_roster(g.scope, form["file"], form.get("organization_id"))
+        return _roster_page(result)
+    return core.form_page("console/breakfast/roster.html", action, **_roster_context(None))
+
+
+def _roster_context(result) -> dict:
+    page = services.list_roster(g.scope, core.query_args(schemas.BreakfastRosterArgs))
+    return {"page": page, "result": result, "orgs": core.org_choices(g.scope), "aliases": services.ROSTER_ALIASES}
+
+
+def _roster_page(result):
+    return render_template("console/breakfast/roster.html", errors={}, **_roster_context(result))
+
+
+@bp.route("/roster/<int:entry_id>", methods=["POST"])
+@core.staff_page(*ROLES)
+def update_roster_entry(entry_id):
+    """停用或启用名册记录"""
+    def action():
+        body = core.load(schemas.BreakfastRosterUpdateSchema, {"active": request.form.get("active", "")})
+        services.update_roster_entry(g.scope, entry_id, body)
+    return core.run(action, "名册记录已更新", core.back("console.breakfast.roster"))
+
+
+# --- the monthly report -----------------------------------------------------------------------
+
+def _chart(report: dict) -> dict:
+    """Servings per day of the month, all points together, for the bar chart."""
+    by_day: dict[int, int] = {}
+    for point in report["points"]:
+        for day in point["days"]:
+            by_day[day["serving_date"].day] = by_day.get(day["serving_date"].day, 0) + day["count"]
+    month = report["month"]
+    days = calendar.monthrange(month.year, month.month)[1]
+    bars = [(d, by_day.get(d, 0)) for d in range(1, days + 1)]
+    return {"bars": bars, "max": max([n for _, n in bars] + [1])}
+
+
+@bp.route("/report")
+@core.staff_page(*ROLES)
+def report():
+    """月度早餐统计（图表、每日、每人）与下月食材预估"""
+    args = core.query_args(schemas.BreakfastReportArgs)
+    data = services.monthly_report(g.scope, args.get("month"), args.get("point_id"))
+    all_points = services.list_points(g.scope, {"page": 1, "per_page": MAX_POINTS})["items"]
+    return render_template("console/breakfast/report.html", report=data, chart=_chart(data),
+                           points=core.choices(all_points),
+                           month=data["month"].strftime("%Y-%m"))
+
+
+@bp.route("/report.xlsx")
+@core.staff_page(*ROLES)
+def report_xlsx():
+    """月度早餐统计（Excel）"""
+    args = core.load(schemas.BreakfastReportArgs, core.query_raw())
+    return services.report_xlsx(g.scope, args.get("month"), args.get("point_id"))

@@ -1,0 +1,166 @@
+"""Stations: the list with search, create/edit with opening hours, the
+spreadsheet import with its per-row results, and workers' reports to resolve."""
+from __future__ import annotations
+
+import re
+
+from flask import flash, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from service.console import core
+from service.stations import hours, importer, services
+from service.stations.schemas import (AMENITY_LABELS, REPORT_KIND_LABELS, AdminStationArgs, ImportFormSchema,
+                                      ReportArgs, ReportResolveSchema, StationCreateSchema, StationPatchSchema)
+
+bp = core.child("stations", __name__, url_prefix="/stations")
+
+ROLES = ("station_manager",)
+REPORT_STATUS_LABELS = {"open": "待处理", "resolved": "已处理"}
+_RANGES = re.compile(r"[,，;；、\s]+")
+
+
+def summary() -> dict:
+    """The dashboard card: open reports, newest first."""
+    page = services.list_reports(core.scope_of(*ROLES), {"status": "open", "page": 1, "per_page": 5})
+    return {"open": page["total"], "latest": page["items"], "kinds": REPORT_KIND_LABELS}
+
+
+# --- the form <-> the API body ----------------------------------------------------------
+
+def _ranges(text: str) -> list[str]:
+    return [part for part in _RANGES.split(text or "") if part]
+
+
+def _opening_hours(form) -> object:
+    """The hours editor: 24 hours, the same ranges every day, or ranges per weekday."""
+    mode = form.get("hours_mode", "24h")
+    if mode == "24h":
+        return hours.ALWAYS
+    if mode == "daily":
+        daily = _ranges(form.get("hours_daily", ""))
+        return {day: daily for day in hours.DAYS} if daily else ""
+    return {day: _ranges(form.get(f"hours_{day}", "")) for day in hours.DAYS}
+
+
+def _body(form) -> dict:
+    """The posted form as the API's station body (the schema then checks it)."""
+    body = {key: form.get(key, "").strip() for key in ("code", "name", "address", "lat", "lng", "phone")}
+    body["amenities"] = form.getlist("amenities")
+    body["opening_hours"] = _opening_hours(form)
+    closure_from = form.get("closure_from", "").strip()
+    body["closure"] = ({"from": closure_from, "until": form.get("closure_until", "").strip() or None,
+                        "reason": form.get("closure_reason", "").strip() or None} if closure_from else None)
+    if form.get("organization_id", "").strip():
+        body["organization_id"] = form["organization_id"].strip()
+    return {k: v for k, v in body.items() if v != "" or k == "phone"}
+
+
+def _values(station: dict) -> MultiDict:
+    """A station as the form's fields, to edit it."""
+    values = MultiDict({key: "" if station.get(key) is None else station[key]
+                        for key in ("code", "name", "address", "lat", "lng", "phone", "organization_id")})
+    for code in station.get("amenities") or []:
+        values.add("amenities", code)
+    opening = station.get("opening_hours")
+    if opening == hours.ALWAYS:
+        values["hours_mode"] = "24h"
+    else:
+        day_texts = {day: ", ".join(opening.get(day) or []) for day in hours.DAYS}
+        same = len(set(day_texts.values())) == 1 and day_texts["mon"]
+        values["hours_mode"] = "daily" if same else "weekly"
+        values["hours_daily"] = day_texts["mon"] if same else ""
+        for day, text in day_texts.items():
+            values[f"hours_{day}"] = text
+    closure = station.get("closure") or {}
+    for key in ("from", "until", "reason"):
+        values[f"closure_{key}"] = closure.get(key) or ""
+    return values
+
+
+def _form_context(**extra) -> dict:
+    return {"amenity_labels": AMENITY_LABELS, "day_names": hours.DAY_NAMES, "orgs": core.org_choices(g.scope),
+            **extra}
+
+
+def _in_scope(station_id: int) -> dict:
+    station = services.get_station(station_id)
+    g.scope.require(station["organization_id"])
+    return station
+
+
+# --- pages -------------------------------------------------------------------------------
+
+@bp.route("/")
+@core.staff_page(*ROLES)
+def index():
+    """驿站列表（按名称、编码、地址搜索）"""
+    page = services.list_stations(g.scope, core.query_args(AdminStationArgs))
+    return render_template("console/stations/index.html", page=page, amenity_labels=AMENITY_LABELS,
+                           orgs=core.org_choices(g.scope))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@core.staff_page(*ROLES)
+def create():
+    """新建驿站"""
+    def action():
+        station = services.create_station(g.scope, g.staff, core.load(StationCreateSchema, _body(request.form)))
+        flash(f"已新建驿站“{station['name']}”", "success")
+        return redirect(url_for("console.stations.index"))
+    return core.form_page("console/stations/form.html", action,
+                          **_form_context(values=MultiDict({"hours_mode": "24h"}), station=None))
+
+
+@bp.route("/<int:station_id>/edit", methods=["GET", "POST"])
+@core.staff_page(*ROLES)
+def edit(station_id):
+    """修改驿站（开放时间、设施、临时闭站）"""
+    station = _in_scope(station_id)
+
+    def action():
+        services.update_station(g.scope, g.staff, station_id, core.load(StationPatchSchema, _body(request.form)))
+        flash(f"已保存驿站“{station['name']}”", "success")
+        return redirect(url_for("console.stations.index"))
+    return core.form_page("console/stations/form.html", action,
+                          **_form_context(values=_values(station), station=station))
+
+
+@bp.route("/<int:station_id>/delete", methods=["POST"])
+@core.staff_page(*ROLES)
+def delete(station_id):
+    """撤销驿站"""
+    return core.run(lambda: services.delete_station(g.scope, station_id), "驿站已撤销",
+                    url_for("console.stations.index"))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@core.staff_page(*ROLES, upload=True)
+def import_file():
+    """批量导入驿站（xlsx / csv），逐行显示结果"""
+    def action():
+        form = core.load(ImportFormSchema, core.form_data())
+        result = importer.import_file(g.scope, g.staff, request.files.get("file"), form)
+        return render_template("console/stations/import.html", result=result, orgs=core.org_choices(g.scope),
+                               errors={}, labels=importer.LABELS)
+    return core.form_page("console/stations/import.html", action, result=None, orgs=core.org_choices(g.scope),
+                          labels=importer.LABELS)
+
+
+@bp.route("/reports")
+@core.staff_page(*ROLES)
+def reports():
+    """职工反馈的驿站问题（未处理在前）"""
+    raw = core.query_raw(status="open")
+    page = services.list_reports(g.scope, core.query_args(ReportArgs, raw))
+    return render_template("console/stations/reports.html", page=page, kinds=REPORT_KIND_LABELS,
+                           statuses=REPORT_STATUS_LABELS)
+
+
+@bp.route("/reports/<int:report_id>/resolve", methods=["POST"])
+@core.staff_page(*ROLES)
+def resolve(report_id):
+    """标记反馈已处理"""
+    return core.run(
+        lambda: services.resolve_report(g.scope, report_id,
+                                        core.load(ReportResolveSchema, {"note": request.form.get("note") or None})),
+        "反馈已标记为已处理", core.back("console.stations.reports"))

@@ -1,0 +1,117 @@
+"""Legal aid at the console: providers, weekly rules and slots, the day's bookings."""
+from __future__ import annotations
+
+import pytest
+
+from service.common import clock
+from tests.console.conftest import api_token, flashes, signed_in
+from tests.helpers import bearer, login_worker
+from tests.legal_aid.helpers import at, book
+
+BASE = "/console/legal-aid"
+
+
+@pytest.fixture
+def clerk(app, client, city):
+    return signed_in(app, client, "legal_aid_staff", city["root"])
+
+
+def add_lawyer(clerk, city, **fields):
+    body = {"name": "王律师", "kind": "lawyer", "organization_id": city["district"], "firm": "江苏某某律师事务所",
+            "phone": "0514-87000000", **fields}
+    return clerk.post(f"{BASE}/providers", body)
+
+
+def provider_id(app, name):
+    from sqlalchemy import select
+
+    from models import db
+    from models.legal_aid import LegalAidProvider
+    with app.app_context():
+        return db.session.scalar(select(LegalAidProvider.id).where(LegalAidProvider.name == name))
+
+
+def test_providers_are_added_checked_and_deactivated(app, client, city, clerk):
+    resp = add_lawyer(clerk, city, firm="")
+    assert resp.status_code == 422
+    assert "律师事务所：律师须填写所在律师事务所" in flashes(resp.get_data(as_text=True))
+    resp = add_lawyer(clerk, city)
+    assert resp.status_code == 302
+    page = clerk.text(resp.headers["Location"])
+    assert "已新增“王律师”" in flashes(page) and "江苏某某律师事务所" in page
+    pid = provider_id(app, "王律师")
+    resp = clerk.post(f"{BASE}/providers/{pid}", {"name": "王大律师", "firm": "江苏某某律师事务所", "address": "",
+                                                  "phone": "0514-87000000", "active": "false"})
+    page = clerk.text(resp.headers["Location"])
+    assert "王大律师" in page and "停用" in page
+
+
+def test_weekly_rule_single_slot_and_cancelling_a_slot(app, client, city, clerk):
+    add_lawyer(clerk, city)
+    pid = provider_id(app, "王律师")
+    resp = clerk.post(f"{BASE}/rules", {"provider_id": pid, "weekdays": ["1", "3"], "start": "14:00",
+                                        "end": "15:00", "capacity": "2", "mode": "offline",
+                                        "location": "市总工会法律服务窗口", "from": "2026-03-02",
+                                        "until": "2026-03-15"})
+    page = clerk.text(resp.headers["Location"])
+    assert "已按周排班，生成 4 个时段" in flashes(page)
+    assert "周一、周三" in page and "2026-03-02 14:00" in page
+    resp = clerk.post(f"{BASE}/slots", {"provider_id": pid, "date": "2026-03-04", "start": "14:30",
+                                        "end": "15:30", "capacity": "1", "mode": "offline", "location": "窗口"})
+    assert "该时段与此服务提供方已有的时段重叠" in flashes(clerk.text(resp.headers["Location"]))
+    resp = clerk.post(f"{BASE}/slots", {"provider_id": pid, "date": "2026-03-05", "start": "09:00",
+                                        "end": "10:00", "capacity": "1", "mode": "online"})
+    page = clerk.text(resp.headers["Location"])
+    assert "已新增咨询时段" in flashes(page) and "2026-03-05 09:00" in page
+
+    token = api_token(app, "legal_aid_staff", city["root"])
+    slots = client.get(f"/api/v1/admin/legal-aid/slots?provider_id={pid}", headers=bearer(token)).get_json()
+    first = slots["items"][0]
+    worker = login_worker(client, "zhang")
+    assert book(client, worker, first["id"]).status_code == 201
+    resp = clerk.post(f"{BASE}/slots/{first['id']}/cancel", {"reason": "律师临时出庭"})
+    assert "时段已取消，1 个预约已取消并通知职工" in flashes(clerk.text(resp.headers["Location"]))
+    mine = client.get("/api/v1/legal-aid/bookings/mine", headers=bearer(worker)).get_json()
+    assert mine["items"][0]["status"] == "cancelled"
+
+
+def test_the_days_bookings_are_completed_with_notes_or_marked_no_show(app, client, city, clerk):
+    add_lawyer(clerk, city)
+    pid = provider_id(app, "王律师")
+    for start in ("14:00", "15:00"):
+        clerk.post(f"{BASE}/slots", {"provider_id": pid, "date": "2026-03-02", "start": start,
+                                     "end": start.replace(":00", ":50"), "capacity": "2", "mode": "offline",
+                                     "location": "广陵区法律服务室"})
+    token = api_token(app, "legal_aid_staff", city["root"])
+    slots = client.get(f"/api/v1/admin/legal-aid/slots?provider_id={pid}", headers=bearer(token)).get_json()
+    first, second = (s["id"] for s in slots["items"])
+    one = book(client, login_worker(client, "li"), first, description="老板拖欠三个月工资").get_json()
+    two = book(client, login_worker(client, "wang"), second, topic="work_injury",
+               description="送餐途中摔伤").get_json()
+
+    dashboard = clerk.text("/console/")
+    assert "今日法律咨询" in dashboard and "待咨询 2 个" in dashboard
+    page = clerk.text(f"{BASE}/")
+    assert "老板拖欠三个月工资" in page and "送餐途中摔伤" in page
+
+    resp = clerk.post(f"{BASE}/bookings/{two['id']}/no-show", {"back": f"{BASE}/"})
+    assert "咨询尚未开始，不能标记为未到场" in flashes(clerk.text(resp.headers["Location"]))
+
+    clock.freeze(at(2, 15, 0))
+    resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete", {"outcome": "advised",
+                                                                 "notes": "建议先向劳动监察大队投诉", "back": f"{BASE}/"})
+    assert "已登记咨询完成" in flashes(clerk.text(resp.headers["Location"]))
+    resp = clerk.post(f"{BASE}/bookings/{two['id']}/no-show", {"back": f"{BASE}/"})
+    page = clerk.text(resp.headers["Location"])
+    assert "已登记为未到场" in flashes(page)
+    assert "建议先向劳动监察大队投诉" in page and "已完成" in page and "未到场" in page
+    resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete", {"outcome": "nonsense", "back": f"{BASE}/"})
+    assert any("处理结果" in m for m in flashes(clerk.text(resp.headers["Location"])))
+    sheet = clerk.get(f"{BASE}/providers/{pid}/day-sheet.xlsx?date=2026-03-02")
+    assert sheet.status_code == 200 and sheet.mimetype.endswith("spreadsheetml.sheet")
+
+
+def test_other_roles_never_see_consultation_notes(app, client, city):
+    manager = signed_in(app, client, "station_manager", city["root"])
+    assert manager.get(f"{BASE}/").status_code == 403
+    assert "法律援助" not in manager.text("/console/")
