@@ -3,11 +3,9 @@ from __future__ import annotations
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import or_, select
 
-from models import AuditLog
+from service.audit import services
 from service.auth.permissions import require_staff
-from service.common.pagination import paginate
 from service.common.schemas import LocalDateTime, OutSchema, PageArgs, page_schema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="操作日志")
@@ -42,20 +40,4 @@ class AuditEntrySchema(OutSchema):
 @blp.response(200, page_schema(AuditEntrySchema))
 def audit_log(args):
     """操作日志：谁在何时从何处对哪条记录做了什么（管理员）"""
-    stmt = select(AuditLog).order_by(AuditLog.id.desc())
-    scope = g.scope
-    if scope.org_ids is not None:
-        stmt = stmt.where(scope.clause(AuditLog.organization_id))
-    if args.get("action"):
-        stmt = stmt.where(AuditLog.action.like(args["action"].replace("%", "") + "%"))
-    if args.get("actor"):
-        stmt = stmt.where(AuditLog.actor_name == args["actor"])
-    if args.get("target_type"):
-        stmt = stmt.where(AuditLog.target_type == args["target_type"])
-    if args.get("target_id"):
-        stmt = stmt.where(AuditLog.target_id == args["target_id"])
-    if args.get("since"):
-        stmt = stmt.where(AuditLog.created_at >= args["since"])
-    if args.get("until"):
-        stmt = stmt.where(AuditLog.created_at < args["until"])
-    return paginate(stmt, args["page"], args["per_page"])
+    return services.search(g.scope, args)

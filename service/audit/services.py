@@ -1,0 +1,34 @@
+"""Reading the audit trail (writing it is ``service.common.audit.record``)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import AuditLog
+from service.auth.permissions import Scope
+from service.common.pagination import paginate
+
+
+def search(scope: Scope, args: dict) -> dict:
+    """Audit entries newest first, within the caller's organizations.
+
+    Entries without an organization (staff accounts, federation-wide actions)
+    are seen only by whole-federation admins.  Filters: ``action`` (prefix),
+    ``actor`` (username), ``target_type``, ``target_id``, ``since``/``until``.
+    """
+    stmt = select(AuditLog).order_by(AuditLog.id.desc())
+    if scope.org_ids is not None:
+        stmt = stmt.where(scope.clause(AuditLog.organization_id))
+    if args.get("action"):
+        stmt = stmt.where(AuditLog.action.like(args["action"].replace("%", "").replace("_", r"\_") + "%",
+                                               escape="\\"))
+    if args.get("actor"):
+        stmt = stmt.where(AuditLog.actor_name == args["actor"])
+    if args.get("target_type"):
+        stmt = stmt.where(AuditLog.target_type == args["target_type"])
+    if args.get("target_id"):
+        stmt = stmt.where(AuditLog.target_id == args["target_id"])
+    if args.get("since"):
+        stmt = stmt.where(AuditLog.created_at >= args["since"])
+    if args.get("until"):
+        stmt = stmt.where(AuditLog.created_at < args["until"])
+    return paginate(stmt, args["page"], args["per_page"])
