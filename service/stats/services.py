@@ -12,11 +12,11 @@ import datetime as dt
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from models import db
-from models.breakfast import BreakfastPoint, Checkin, DailyCount
 from models.enrollment import EnrollmentApplication, Membership
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from models.station import Station
 from service.auth.permissions import Scope
+from service.breakfast import services as breakfast
 from service.common import clock
 from service.errors import ValidationFailed
 
@@ -67,23 +67,6 @@ def station_figures(scope: Scope, start, end) -> dict:
     return {"total": total or 0, "new": int(new or 0), "with_nursing_room": int(nursing or 0)}
 
 
-def breakfast_figures(scope: Scope, start, end) -> dict:
-    first_day, last_day = start.date(), (end - dt.timedelta(days=1)).astimezone(clock.SHANGHAI).date()
-    points = db.session.scalar(
-        select(func.count()).select_from(BreakfastPoint)
-        .where(BreakfastPoint.created_at < end, _org_clause(scope, BreakfastPoint.organization_id)))
-    in_scope_points = select(BreakfastPoint.id).where(_org_clause(scope, BreakfastPoint.organization_id))
-    servings = db.session.scalar(
-        select(func.coalesce(func.sum(DailyCount.served), 0))
-        .where(DailyCount.serving_date >= first_day, DailyCount.serving_date <= last_day,
-               *( [] if scope.org_ids is None else [DailyCount.point_id.in_(in_scope_points)] )))
-    distinct_workers = db.session.scalar(
-        select(func.count(func.distinct(Checkin.roster_entry_id)))
-        .where(Checkin.serving_date >= first_day, Checkin.serving_date <= last_day,
-               *( [] if scope.org_ids is None else [Checkin.point_id.in_(in_scope_points)] )))
-    return {"points": points or 0, "servings": int(servings or 0), "distinct_workers": distinct_workers or 0}
-
-
 def legal_aid_figures(scope: Scope, start, end) -> dict:
     base = (select(LegalAidBooking.topic, LegalAidBooking.status, func.count())
             .join(LegalAidSlot, LegalAidSlot.id == LegalAidBooking.slot_id)
@@ -115,7 +98,7 @@ def annual(scope: Scope, year: int) -> dict:
         "year": year,
         "enrollment": enrollment_figures(scope, start, end),
         "stations": station_figures(scope, start, end),
-        "breakfast": breakfast_figures(scope, start, end),
+        "breakfast": breakfast.figures(scope, start.date(), end.date()),
         "legal_aid": legal_aid_figures(scope, start, end),
     }
 
