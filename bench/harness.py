@@ -71,7 +71,7 @@ class Stack:
         else:
             self.env["RATELIMIT_ENABLED"] = "false"
         os.environ.update({k: v for k, v in self.env.items() if not k.startswith("GUNICORN_")})
-        subprocess.run([PY, "-m", "flask", "--app", "wsgi", "db", "upgrade", "heads"], cwd=ROOT, env=self.env,
+        subprocess.run([PY, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
                        check=True, stdout=subprocess.DEVNULL)
         from service import create_app
         self.app = create_app(env="production")

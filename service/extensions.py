@@ -9,6 +9,8 @@ import hashlib
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask import current_app, g, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
@@ -53,7 +55,9 @@ class RedisHandle:
             pool = redis.BlockingConnectionPool.from_url(
                 url, max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)),
                 timeout=float(app.config.get("REDIS_POOL_TIMEOUT", 5.0)),
-                socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15)
+                socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15,
+                # one quick retry, no backoff: an outage answers 503 at once, not after seconds
+                retry=Retry(NoBackoff(), 1))
             client = redis.Redis(connection_pool=pool)
             state = self._State(client, url)
         app.extensions["redis"] = state

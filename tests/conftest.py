@@ -65,7 +65,7 @@ def _migrate(app) -> None:
     from flask_migrate import upgrade
 
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
 
 
 @pytest.fixture(scope="session")

@@ -237,3 +237,17 @@ def test_environment_overrides_every_profile(monkeypatch):
         cfg = load_config(env)
         assert cfg["BOOKING_WINDOW_DAYS"] == 21
         assert cfg["WECHAT_API_BASE"] == "http://127.0.0.1:9/"
+
+
+def test_each_app_keeps_its_own_rate_limits(app, sqlite_url, redis_server, fake_wechat_url):
+    """A second app in the process (tests, two instances) must not switch the first one's limits off."""
+    other = build_app(sqlite_url, redis_server.url, fake_wechat_url, RATELIMIT_ENABLED=False)
+    assert other.test_client().get("/livez").status_code == 200
+    app.config["RATELIMIT_LOGIN"] = "2 per minute"
+    try:
+        client = app.test_client()
+        codes = [client.post("/api/v1/auth/wechat/login", json={"code": f"dev-own.{i}"}).status_code
+                 for i in range(3)]
+    finally:
+        app.config["RATELIMIT_LOGIN"] = "30 per minute"
+    assert codes == [200, 200, 429]

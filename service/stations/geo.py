@@ -1,0 +1,587 @@
+"""The nearby-search index: a Redis GEO set plus a compact record per station.
+
+Keys (one Redis database, ``noeviction`` expected):
+
+- ``stations:geo``        GEO set, member = station id;
+- ``stations:rec``        hash, station id → ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<JSON>"``
+                          (JSON: name, address, lat, lng, phone, hours as JSON text, closure);
+- ``stations:geo:ready``  marker written after a complete build; missing = index missing;
+- ``stations:geo:lock``   held by the one process rebuilding;
+- ``stations:geo:dirty``  ids written while a rebuild runs, replayed after it.
+
+Hot path (``search``): normally ONE round trip (EVALSHA).  The script checks
+the marker, runs ``GEOSEARCH … BYRADIUS r m ASC COUNT n WITHDIST``, fetches the
+records with ``HMGET`` and keeps those having every wanted amenity (bitmask)
+and, for ``open_now``, open at this minute (closure dates and a precompiled
+weekly schedule in the record's prefix) — so non-matching stations never leave
+Redis.  While fewer than ``limit`` matches are certainly nearest it searches
+again inside the same script: with ``COUNT`` ×4 when the last search was cut
+by ``COUNT``, else with the radius doubled (it starts at 1 km, capped at the
+asked radius), until the asked radius is exhausted.  GEOSEARCH costs in
+proportion to the stations inside its radius whatever ``COUNT`` is, so the
+radius ramp keeps a 50 km search in a dense city as cheap as the nearest
+kilometre allows.  Python then computes the exact distance (haversine on the stored
+coordinates, the formula and earth radius Redis uses), re-checks the filters
+with ``hours.py`` (authoritative), and sorts by (distance, id); should its own
+certainty check fail it calls the script again with a larger ``COUNT``.  No
+database query on the hot path.
+
+The database path (``search_database``) builds the same records from a
+bounding-box query and goes through the same matching and sorting code, so
+both answers are identical (same order, same integer distances).
+
+Writers call ``upsert``/``remove`` AFTER their commit.  The write script
+updates the live keys and, when a rebuild holds the lock, adds the ids to the
+dirty set in the same atomic step; the rebuild replays dirty ids from the
+database after swapping its freshly built keys in, so no write is lost.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import threading
+import uuid
+from typing import Iterable
+
+import redis
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+
+from models import db
+from models.station import AMENITIES, Station
+from service.common import clock
+from service.extensions import redis_store
+from service.stations import hours
+
+log = logging.getLogger("service.stations.geo")
+
+GEO_KEY = "stations:geo"
+REC_KEY = "stations:rec"
+READY_KEY = "stations:geo:ready"
+LOCK_KEY = "stations:geo:lock"
+DIRTY_KEY = "stations:geo:dirty"
+
+EARTH_RADIUS_M = 6372797.560856  # Redis' geohash_helper.c constant
+GEO_LAT_MAX = 85.05112878        # Redis GEO latitude limit (Web Mercator)
+MARGIN_M = 1.0                   # > Redis' 52-bit geohash quantisation error (~0.35 m)
+FIRST_RADIUS_M = 1000            # the search starts here and doubles up to the asked radius
+LOCK_SECONDS = 120
+BUILD_BATCH = 5000
+WRITE_CHUNK = 1000
+
+AMENITY_BITS = {code: 1 << i for i, code in enumerate(AMENITIES)}
+
+_SEARCH_LUA = """
+-- KEYS: geo set, records hash, ready marker
+-- ARGV: lng, lat, radius_m, first radius_m, first count, amenity mask, open flag, today (YYYYMMDD),
+--       weekday (0 = Monday), minute of day, limit, margin_m
+-- → false when the index is missing, else {scanned, count, last distance, radius, id, record, ...}
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
+local radius = tonumber(ARGV[3])
+local r = tonumber(ARGV[4])
+local count = tonumber(ARGV[5])
+local need = tonumber(ARGV[6])
+local want_open = ARGV[7] == '1'
+local today = tonumber(ARGV[8])
+local weekday = tonumber(ARGV[9])
+local minute = tonumber(ARGV[10])
+local limit = tonumber(ARGV[11])
+local margin = tonumber(ARGV[12])
+
+-- record: "<mask>|<closure from>|<closure until>|<schedule>|<json>"; schedule "*" or seven
+-- ";"-separated days of "start-end" minute intervals, past-midnight tails already on the next day
+local function is_open(rec, p1)
+  local p2 = string.find(rec, '|', p1 + 1, true)
+  local p3 = string.find(rec, '|', p2 + 1, true)
+  local p4 = string.find(rec, '|', p3 + 1, true)
+  if p2 > p1 + 1 then
+    local cf = tonumber(string.sub(rec, p1 + 1, p2 - 1))
+    local cu = tonumber(string.sub(rec, p2 + 1, p3 - 1))
+    if today >= cf and today <= cu then return false end
+  end
+  local sched = string.sub(rec, p3 + 1, p4 - 1)
+  if sched == '*' then return true end
+  local pos = 1
+  for _ = 1, weekday do pos = string.find(sched, ';', pos, true) + 1 end
+  local stop = string.find(sched, ';', pos, true) or (#sched + 1)
+  local day = string.sub(sched, pos, stop - 1)
+  for s, e in string.gmatch(day, '(%d+)-(%d+)') do
+    if minute >= tonumber(s) and minute < tonumber(e) then return true end
+  end
+  return false
+end
+
+while true do
+  local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2],
+                          'BYRADIUS', r + margin, 'm', 'ASC', 'COUNT', count, 'WITHDIST')
+  local n = #hits
+  local full = n == count
+  local last = 0
+  if n > 0 then last = tonumber(hits[n][2]) end
+  -- matches nearer than this are certainly among the nearest (a safety margin for geohash rounding)
+  local bound = r - 2 * margin
+  if full then bound = last - 2 * margin end
+  local out = {n, count, n > 0 and hits[n][2] or '0', tostring(r)}
+  local sure = 0
+  local i = 1
+  while i <= n do
+    local j = math.min(i + 499, n)
+    local ids = {}
+    for k = i, j do ids[#ids + 1] = hits[k][1] end
+    local recs = redis.call('HMGET', KEYS[2], unpack(ids))
+    for k = 1, #ids do
+      local rec = recs[k]
+      if not rec then
+        out[#out + 1] = ids[k]
+        out[#out + 1] = ''
+      else
+        local bar = string.find(rec, '|', 1, true)
+        local ok = true
+        if need ~= 0 then ok = bit.band(tonumber(string.sub(rec, 1, bar - 1)), need) == need end
+        if ok and want_open then ok = is_open(rec, bar) end
+        if ok then
+          out[#out + 1] = ids[k]
+          out[#out + 1] = rec
+          if tonumber(hits[i + k - 1][2]) < bound then sure = sure + 1 end
+        end
+      end
+    end
+    i = j + 1
+  end
+  if sure >= limit or (not full and r >= radius) then return out end
+  if full then
+    -- more stations within r: fetch more, in proportion to how rarely they match
+    local matched = (#out - 4) / 2
+    count = math.max(count * 4, math.ceil(count * (limit + 1) / math.max(matched, 0.5)))
+  else
+    r = math.min(radius, r * 2)
+  end
+end
+"""
+
+_WRITE_LUA = """
+local building = redis.call('EXISTS', KEYS[3]) == 1
+if ARGV[1] == 'u' then
+  for i = 2, #ARGV, 4 do
+    redis.call('GEOADD', KEYS[1], ARGV[i + 1], ARGV[i + 2], ARGV[i])
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 3])
+    if building then redis.call('SADD', KEYS[4], ARGV[i]) end
+  end
+else
+  for i = 2, #ARGV do
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    if building then redis.call('SADD', KEYS[4], ARGV[i]) end
+  end
+end
+if building then return 1 end
+return 0
+"""
+
+
+class IndexMissing(Exception):
+    """The ready marker is absent (Redis flushed or restarted, or never built)."""
+
+
+class RebuildBusy(Exception):
+    """Another process holds the rebuild lock."""
+
+
+# --- small pure helpers -----------------------------------------------------------
+
+def amenity_mask(codes: Iterable[str]) -> int:
+    mask = 0
+    for code in codes or ():
+        mask |= AMENITY_BITS.get(code, 0)
+    return mask
+
+
+def amenities_of(mask: int) -> list[str]:
+    return [code for code, bit in AMENITY_BITS.items() if mask & bit]
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres, the formula and radius of Redis' GEODIST."""
+    lat1r, lat2r = math.radians(lat1), math.radians(lat2)
+    u = math.sin((lat2r - lat1r) / 2)
+    v = math.sin(math.radians(lng2 - lng1) / 2)
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(u * u + math.cos(lat1r) * math.cos(lat2r) * v * v))
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=16384)
+def _schedule(hours_text: str) -> str:
+    """The weekly schedule of the record prefix, from the hours' JSON text (cached: hours repeat)."""
+    compiled = hours.compile_hours(json.loads(hours_text))
+    if compiled is None:
+        return "*"
+    return ";".join(",".join(f"{start}-{end}" for start, end in day) for day in compiled)
+
+
+def _yyyymmdd(value: str | None, default: str) -> str:
+    return value.replace("-", "") if value else default
+
+
+def encode_record(name, address, lat, lng, phone, amenities, opening_hours, closure) -> str:
+    """The compact record kept in Redis for one station.
+
+    ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<json>"``: the
+    prefix lets the search script filter amenities and opening hours without
+    decoding JSON; the JSON (name, address, lat, lng, phone, hours as JSON text,
+    closure) is what the answer is made of.
+    """
+    hours_text = _dumps(hours.canonical(opening_hours))
+    closure = hours.canonical_closure(closure)
+    body = {"n": name, "a": address, "la": lat, "lo": lng, "p": phone, "h": hours_text}
+    if closure:
+        body["c"] = closure
+        span = f"{_yyyymmdd(closure['from'], '00000101')}|{_yyyymmdd(closure['until'], '99991231')}"
+    else:
+        span = "|"
+    return f"{amenity_mask(amenities)}|{span}|{_schedule(hours_text)}|{_dumps(body)}"
+
+
+def record_of(station) -> str:
+    return encode_record(station.name, station.address, station.lat, station.lng, station.phone,
+                         station.amenities, station.opening_hours, station.closure)
+
+
+class Query:
+    """One nearby question, with the moment of asking computed once."""
+
+    __slots__ = ("lat", "lng", "radius", "limit", "need", "open_now", "day", "weekday", "minute", "today")
+
+    def __init__(self, lat: float, lng: float, radius_m: int, limit: int, amenities: Iterable[str] = (),
+                 open_now: bool = False):
+        self.lat, self.lng, self.radius, self.limit = lat, lng, radius_m, limit
+        self.need = amenity_mask(amenities)
+        self.open_now = open_now
+        day, self.weekday, self.minute = hours.moment(clock.local_now())
+        self.day = day.isoformat()
+        self.today = int(day.strftime("%Y%m%d"))
+
+    def _is_open(self, hours_text: str, closure) -> tuple[object, bool]:
+        value, compiled = hours.compiled_from_text(hours_text)
+        if closure:
+            start, until = closure.get("from"), closure.get("until")
+            if (not start or start <= self.day) and (not until or self.day <= until):
+                return value, False
+        return value, hours.open_at_minute(compiled, self.weekday, self.minute)
+
+    def match(self, station_id: int, text: str):
+        """(distance, id, item) when the record answers the question, else None."""
+        mask_text, _, _, _, body_text = text.split("|", 4)
+        mask = int(mask_text)
+        if mask & self.need != self.need:
+            return None
+        body = json.loads(body_text)
+        dist = haversine_m(self.lat, self.lng, body["la"], body["lo"])
+        if dist > self.radius:
+            return None
+        closure = body.get("c")
+        value, open_now = self._is_open(body["h"], closure)
+        if self.open_now and not open_now:
+            return None
+        item = {"id": station_id, "name": body["n"], "address": body["a"], "lat": body["la"],
+                "lng": body["lo"], "distance_m": int(round(dist)), "amenities": amenities_of(mask),
+                "open_now": open_now, "opening_hours": value, "phone": body["p"], "closure": closure}
+        return dist, station_id, item
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.need) or self.open_now
+
+
+# --- the hot path ------------------------------------------------------------------
+
+def _client() -> redis.Redis:
+    return redis_store.client
+
+
+def _scripts():
+    state = current_app.extensions.get("stations_geo")
+    if state is None:
+        state = current_app.extensions["stations_geo"] = {"pending": set(), "lock": threading.Lock(),
+                                                          "thread": None}
+    client = _client()
+    if state.get("client") is not client:
+        state["client"] = client
+        state["search"] = client.register_script(_SEARCH_LUA)
+        state["write"] = client.register_script(_WRITE_LUA)
+    return state
+
+
+def search(q: Query) -> list[dict]:
+    """Nearest stations from the Redis index.  Raises IndexMissing (or a RedisError)."""
+    state = _scripts()
+    if state["pending"]:
+        _retry_pending(state)
+    if abs(q.lat) > GEO_LAT_MAX:
+        raise IndexMissing()  # Redis cannot search from there; the database can
+    first_radius = min(q.radius, FIRST_RADIUS_M)
+    count = q.limit + 8 if not q.filtered else max(q.limit * 4, 128)
+    while True:
+        raw = state["search"](
+            keys=[GEO_KEY, REC_KEY, READY_KEY],
+            args=[q.lng, q.lat, q.radius, first_radius, count, q.need, int(q.open_now), q.today, q.weekday,
+                  q.minute, q.limit, MARGIN_M])
+        if raw is None:
+            raise IndexMissing()
+        scanned, count, last, searched = int(raw[0]), int(raw[1]), float(raw[2]), float(raw[3])
+        found = []
+        for i in range(4, len(raw), 2):
+            text = raw[i + 1]
+            if not text:
+                log.error("station record missing from the index; dropping the ready marker")
+                _client().delete(READY_KEY)
+                raise IndexMissing()
+            hit = q.match(int(raw[i]), text.decode() if isinstance(text, bytes) else text)
+            if hit is not None:
+                found.append(hit)
+        found.sort(key=lambda h: (h[0], h[1]))
+        full = scanned == count
+        if not full and searched >= q.radius:  # every station within the radius was seen
+            return [h[2] for h in found[:q.limit]]
+        if full:  # stations not fetched lie at least `last - MARGIN_M` away
+            certain = [h for h in found if h[0] < last - MARGIN_M]
+        else:     # every station within `searched` was seen
+            certain = [h for h in found if h[0] <= searched]
+        if len(certain) >= q.limit:
+            return [h[2] for h in certain[:q.limit]]
+        first_radius, count = q.radius, count * 4  # rare: the script's estimate fell short
+
+
+def search_database(q: Query) -> list[dict]:
+    """The same answer as ``search``, from the database (a bounding box, then exact distances)."""
+    dlat = math.degrees(q.radius / EARTH_RADIUS_M) * 1.01 + 1e-6
+    conditions = [Station.deleted_at.is_(None), Station.lat >= q.lat - dlat, Station.lat <= q.lat + dlat]
+    cos_lat = math.cos(math.radians(min(abs(q.lat) + dlat, 90.0)))
+    if cos_lat > 1e-6:
+        dlng = dlat / cos_lat
+        if dlng < 180:
+            lo, hi = q.lng - dlng, q.lng + dlng
+            if lo < -180:
+                conditions.append(or_(Station.lng >= lo + 360, Station.lng <= hi))
+            elif hi > 180:
+                conditions.append(or_(Station.lng >= lo, Station.lng <= hi - 360))
+            else:
+                conditions.append(and_(Station.lng >= lo, Station.lng <= hi))
+    rows = db.session.execute(select(
+        Station.id, Station.name, Station.address, Station.lat, Station.lng, Station.phone,
+        Station.amenities, Station.opening_hours, Station.closure).where(*conditions)).all()
+    found = []
+    for row in rows:
+        hit = q.match(row.id, encode_record(row.name, row.address, row.lat, row.lng, row.phone,
+                                            row.amenities, row.opening_hours, row.closure))
+        if hit is not None:
+            found.append(hit)
+    found.sort(key=lambda h: (h[0], h[1]))
+    return [h[2] for h in found[:q.limit]]
+
+
+# --- keeping the index in step -----------------------------------------------------
+
+def _write(args: list, pipe=None) -> None:
+    state = _scripts()
+    state["write"](keys=[GEO_KEY, REC_KEY, LOCK_KEY, DIRTY_KEY], args=args, client=pipe)
+
+
+def upsert(stations: Iterable) -> None:
+    """Put live stations (objects or rows with the station columns) into the index.
+
+    Call AFTER the commit.  Chunks go through one pipeline.  When Redis is
+    unreachable the ids are kept and replayed by this process later.
+    """
+    stations = list(stations)
+    if not stations:
+        return
+    try:
+        pipe = _client().pipeline(transaction=False)
+        for start in range(0, len(stations), WRITE_CHUNK):
+            args: list = ["u"]
+            for s in stations[start:start + WRITE_CHUNK]:
+                args += [s.id, s.lng, s.lat, record_of(s)]
+            _write(args, pipe)
+        pipe.execute()
+    except redis.RedisError as err:
+        _remember([s.id for s in stations], err)
+
+
+def remove(ids: Iterable[int]) -> None:
+    """Take stations out of the index.  Call AFTER the commit."""
+    ids = list(ids)
+    if not ids:
+        return
+    try:
+        pipe = _client().pipeline(transaction=False)
+        for start in range(0, len(ids), WRITE_CHUNK):
+            _write(["d", *ids[start:start + WRITE_CHUNK]], pipe)
+        pipe.execute()
+    except redis.RedisError as err:
+        _remember(ids, err)
+
+
+def sync_ids(ids: Iterable[int]) -> None:
+    """Bring the given stations' index entries in line with the database."""
+    ids = sorted(set(int(i) for i in ids))
+    for start in range(0, len(ids), BUILD_BATCH):
+        chunk = ids[start:start + BUILD_BATCH]
+        live = db.session.scalars(select(Station).where(Station.id.in_(chunk), Station.deleted_at.is_(None))).all()
+        upsert(live)
+        gone = set(chunk) - {s.id for s in live}
+        remove(sorted(gone))
+
+
+def _remember(ids: list[int], err: Exception) -> None:
+    log.error("station index update failed (%s); %d id(s) will be replayed", type(err).__name__, len(ids))
+    try:
+        state = _scripts()
+    except redis.RedisError:  # pragma: no cover - register_script does no I/O
+        return
+    with state["lock"]:
+        state["pending"].update(ids)
+
+
+def _retry_pending(state) -> None:
+    with state["lock"]:
+        ids, state["pending"] = state["pending"], set()
+    try:
+        sync_ids(ids)
+    finally:
+        db.session.rollback()
+
+
+# --- (re)building -----------------------------------------------------------------
+
+def is_ready() -> bool:
+    return bool(_client().exists(READY_KEY))
+
+
+def _iter_live_batches(batch: int = BUILD_BATCH):
+    """Live stations by id, ``batch`` at a time, each batch in its own short transaction."""
+    last = 0
+    while True:
+        rows = db.session.execute(select(
+            Station.id, Station.name, Station.address, Station.lat, Station.lng, Station.phone,
+            Station.amenities, Station.opening_hours, Station.closure)
+            .where(Station.deleted_at.is_(None), Station.id > last).order_by(Station.id).limit(batch)).all()
+        db.session.rollback()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def rebuild() -> int:
+    """Build the index from the database under the Redis lock → number of stations indexed.
+
+    Builds into temporary keys, swaps them in atomically, replays the ids
+    written meanwhile, then writes the ready marker.  Raises RebuildBusy when
+    another process is rebuilding.
+    """
+    client = _client()
+    lock = client.lock(LOCK_KEY, timeout=LOCK_SECONDS, blocking=False, thread_local=False)
+    if not lock.acquire(blocking=False):
+        raise RebuildBusy()
+    tag = uuid.uuid4().hex[:12]
+    tmp_geo, tmp_rec = f"{GEO_KEY}:build:{tag}", f"{REC_KEY}:build:{tag}"
+    try:
+        client.delete(DIRTY_KEY)
+        count = 0
+        for rows in _iter_live_batches():
+            pipe = client.pipeline(transaction=False)
+            values: list = []
+            mapping = {}
+            for r in rows:
+                values += [r.lng, r.lat, r.id]
+                mapping[r.id] = encode_record(r.name, r.address, r.lat, r.lng, r.phone, r.amenities,
+                                              r.opening_hours, r.closure)
+            pipe.execute_command("GEOADD", tmp_geo, *values)
+            pipe.hset(tmp_rec, mapping=mapping)
+            pipe.execute()
+            count += len(rows)
+            lock.reacquire()
+        pipe = client.pipeline(transaction=True)
+        if count:
+            pipe.rename(tmp_geo, GEO_KEY)
+            pipe.rename(tmp_rec, REC_KEY)
+        else:
+            pipe.delete(GEO_KEY, REC_KEY)
+        pipe.execute()
+        _replay_dirty(client)
+        client.set(READY_KEY, _dumps({"built_at": clock.isoformat(clock.now()), "count": count}))
+        _replay_dirty(client)
+        log.info("station index rebuilt: %d station(s)", count)
+        return count
+    finally:
+        try:
+            client.delete(tmp_geo, tmp_rec)
+            lock.release()
+        except redis.RedisError:  # lock expired or Redis gone: nothing to release
+            pass
+
+
+def _replay_dirty(client) -> None:
+    while True:
+        ids = client.spop(DIRTY_KEY, 1000)
+        if not ids:
+            return
+        try:
+            sync_ids(int(i) for i in ids)
+        finally:
+            db.session.rollback()
+
+
+def ensure_index() -> None:
+    """Called when a search found no index: rebuild it, once, in one process.
+
+    Small datasets (``STATIONS_INLINE_REBUILD_MAX``, default 20000 stations) are
+    rebuilt right here; larger ones in a background thread of this process,
+    while the callers are answered from the database.
+    """
+    client = _client()
+    if client.exists(LOCK_KEY):
+        return
+    count = db.session.scalar(select(func.count()).select_from(Station).where(Station.deleted_at.is_(None)))
+    db.session.rollback()
+    if count <= current_app.config.get("STATIONS_INLINE_REBUILD_MAX", 20000):
+        try:
+            rebuild()
+        except RebuildBusy:
+            pass
+        return
+    state = _scripts()
+    with state["lock"]:
+        running = state["thread"]
+        if running is not None and running.is_alive():
+            return
+        app = current_app._get_current_object()
+        thread = threading.Thread(target=_rebuild_in_background, args=(app,), name="stations-reindex",
+                                  daemon=True)
+        state["thread"] = thread
+        thread.start()
+
+
+def _rebuild_in_background(app) -> None:
+    with app.app_context():
+        try:
+            rebuild()
+        except RebuildBusy:
+            pass
+        except Exception:  # pragma: no cover - logged, the next search tries again
+            log.exception("background station index rebuild failed")
+        finally:
+            db.session.remove()
+
+
+def wait_for_background_rebuild(timeout: float = 60.0) -> None:
+    """Join this process' background rebuild, if any (CLI and tests)."""
+    state = current_app.extensions.get("stations_geo") or {}
+    thread = state.get("thread")
+    if thread is not None:
+        thread.join(timeout)

@@ -1,0 +1,345 @@
+"""Input and output schemas of the stations feature."""
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates
+
+from models.station import AMENITIES, REPORT_KINDS, REPORT_STATUSES
+from service.common.schemas import BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
+from service.stations import hours
+from service.stations.geo import GEO_LAT_MAX
+
+AMENITY_LABELS = {
+    "water": "饮水", "hot_meal": "热饭", "charging": "充电", "toilet": "卫生间", "rest": "休息",
+    "nursing_room": "母婴室", "air_conditioning": "空调", "first_aid": "药箱", "wifi": "wifi",
+    "repair_kit": "维修工具", "umbrella": "雨具",
+}
+CODE_RE = re.compile(r"^[\w.\-/#]{1,64}$")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
+PHONE_RE = re.compile(r"^[0-9+\-()（） ]{3,32}$")
+REPORT_KIND_LABELS = {"closed": "驿站未开放", "wrong_location": "位置不准确", "facility_broken": "设施损坏",
+                      "other": "其他问题"}
+
+_AMENITIES_DOC = "设施代码：" + "、".join(f"{k}（{v}）" for k, v in AMENITY_LABELS.items())
+_HOURS_DOC = ("开放时间：\"24h\"，或按星期的时间段对象 {mon: [\"08:00-12:00\", \"14:00-18:00\"], …, sun: []}；"
+              "缺少或为空的日子不开放；时间段可跨午夜（\"22:00-06:00\"，开放至次日 06:00）")
+
+
+def unknown_amenities(codes) -> list[str]:
+    return [c for c in codes if c not in AMENITY_LABELS]
+
+
+def canonical_amenities(codes) -> list[str]:
+    wanted = set(codes)
+    return [code for code in AMENITIES if code in wanted]
+
+
+class OpeningHoursField(fields.Field):
+    """``"24h"`` or ``{mon … sun: ["HH:MM-HH:MM", …]}``; normalised on input."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].setdefault("description", _HOURS_DOC)
+        kwargs["metadata"].setdefault("oneOf", [
+            {"type": "string", "enum": ["24h"]},
+            {"type": "object", "properties": {d: {"type": "array", "items": {"type": "string",
+                                                                            "example": "08:00-20:00"}}
+                                              for d in hours.DAYS}},
+        ])
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return hours.normalise(value)
+        except hours.HoursError as err:
+            raise ValidationError(str(err)) from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return hours.canonical(value)
+
+
+# --- closure -------------------------------------------------------------------------
+
+class ClosureInSchema(BodySchema):
+    from_ = fields.Date(data_key="from", attribute="from", required=True,
+                        metadata={"description": "暂停开放的第一天（含）"})
+    until = fields.Date(allow_none=True, load_default=None,
+                        metadata={"description": "暂停开放的最后一天（含）；为空表示另行通知"})
+    reason = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=200))
+
+    @post_load
+    def _normalise(self, data, **kwargs):
+        try:
+            return hours.normalise_closure(data)
+        except hours.HoursError as err:
+            raise ValidationError(str(err), "until") from None
+
+
+class ClosureSchema(OutSchema):
+    from_ = fields.String(data_key="from", attribute="from", required=True, metadata={"format": "date"})
+    until = fields.String(allow_none=True, metadata={"format": "date"})
+    reason = fields.String(allow_none=True)
+
+
+# --- station bodies --------------------------------------------------------------------
+
+def _code(**kw):
+    return fields.String(validate=[validate.Length(min=1, max=64),
+                                   validate.Regexp(CODE_RE, error="编码只能包含字母、数字、汉字及 - _ . / #")],
+                         metadata={"description": "驿站编码，全局唯一，如 YZ-GL-001"}, **kw)
+
+
+def _lat(**kw):
+    return fields.Float(validate=validate.Range(min=-GEO_LAT_MAX, max=GEO_LAT_MAX,
+                                                error="纬度应在 -85.05 到 85.05 之间"),
+                        metadata={"description": "纬度（GCJ-02）"}, **kw)
+
+
+def _lng(**kw):
+    return fields.Float(validate=validate.Range(min=-180, max=180, error="经度应在 -180 到 180 之间"),
+                        metadata={"description": "经度（GCJ-02）"}, **kw)
+
+
+def _photos(**kw):
+    return fields.List(fields.Url(schemes={"http", "https"}, validate=validate.Length(max=500)),
+                       validate=validate.Length(max=9, error="最多 9 张照片"),
+                       metadata={"description": "照片网址（http/https），最多 9 张"}, **kw)
+
+
+class _StationBody(BodySchema):
+    code = _code()
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    address = fields.String(validate=validate.Length(min=1, max=255))
+    lat = _lat()
+    lng = _lng()
+    phone = fields.String(allow_none=True, validate=validate.Regexp(PHONE_RE, error="电话号码格式不正确"))
+    amenities = fields.List(fields.String(), metadata={"description": _AMENITIES_DOC})
+    opening_hours = OpeningHoursField()
+    closure = fields.Nested(ClosureInSchema, allow_none=True,
+                            metadata={"description": "临时暂停开放 {from, until, reason}；null 取消"})
+    photos = _photos()
+    organization_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_ID),
+                                     metadata={"description": "所属工会组织；不填则为本人所在组织（仅一个时）"})
+
+    @pre_load
+    def _strip(self, data, **kwargs):
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("code", "name", "address", "phone"):
+                if isinstance(data.get(key), str):
+                    data[key] = data[key].strip()
+            if data.get("phone") == "":
+                data["phone"] = None
+        return data
+
+    @validates("amenities")
+    def _known_amenities(self, value, **kwargs):
+        unknown = unknown_amenities(value)
+        if unknown:
+            raise ValidationError("未知的设施：" + "、".join(unknown))
+
+    @post_load
+    def _canonical(self, data, **kwargs):
+        if "amenities" in data:
+            data["amenities"] = canonical_amenities(data["amenities"])
+        return data
+
+
+class StationCreateSchema(_StationBody):
+    code = _code(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    address = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    lat = _lat(required=True)
+    lng = _lng(required=True)
+    amenities = fields.List(fields.String(), load_default=list, metadata={"description": _AMENITIES_DOC})
+    opening_hours = OpeningHoursField(required=True)
+    photos = _photos(load_default=list)
+
+
+class StationPatchSchema(_StationBody):
+    pass
+
+
+# --- queries ---------------------------------------------------------------------------
+
+class NearbyArgs(QuerySchema):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90, error="纬度应在 -90 到 90 之间"),
+                       metadata={"description": "当前位置纬度（GCJ-02，wx.getLocation type=gcj02）"})
+    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180, error="经度应在 -180 到 180 之间"),
+                       metadata={"description": "当前位置经度（GCJ-02）"})
+    radius_m = fields.Integer(load_default=3000, validate=validate.Range(
+        min=1, max=50000, error="搜索半径应在 1 到 50000 米之间"), metadata={"description": "搜索半径（米），最大 50 公里"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50, error="数量应在 1 到 50 之间"))
+    amenities = fields.String(load_default="", metadata={"description": "需要的设施，逗号分隔，如 water,charging；" +
+                                                           _AMENITIES_DOC})
+    open_now = fields.Boolean(load_default=False, metadata={"description": "true：只要现在开放的驿站"})
+
+    @post_load
+    def _split(self, data, **kwargs):
+        wanted = [c.strip() for c in re.split(r"[,，、|]", data.get("amenities") or "") if c.strip()]
+        unknown = unknown_amenities(wanted)
+        if unknown:
+            raise ValidationError({"amenities": ["未知的设施：" + "、".join(unknown)]})
+        data["amenities"] = canonical_amenities(wanted)
+        return data
+
+
+class SyncArgs(PageArgs):
+    updated_since = LocalDateTime(metadata={"description": "只要此时间之后（含）变化的驿站，包括已删除的"})
+    cursor = fields.String(validate=validate.Length(max=200),
+                           metadata={"description": "上一页返回的 next_cursor；给出时按游标翻页，忽略 page"})
+
+
+class AdminStationArgs(PageArgs):
+    q = fields.String(validate=validate.Length(max=100), metadata={"description": "名称、编码或地址包含"})
+    organization_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+
+
+class ReportArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
+    kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
+    station_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+
+
+# --- outputs ---------------------------------------------------------------------------
+
+class NearbyItemSchema(OutSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    address = fields.String(required=True)
+    lat = fields.Float(required=True)
+    lng = fields.Float(required=True)
+    distance_m = fields.Integer(required=True, metadata={"description": "距离（米）"})
+    amenities = fields.List(fields.String(), required=True)
+    open_now = fields.Boolean(required=True)
+    opening_hours = OpeningHoursField(required=True)
+    phone = fields.String(allow_none=True, required=True)
+    closure = fields.Nested(ClosureSchema, allow_none=True)
+
+
+class NearbyResultSchema(OutSchema):
+    items = fields.List(fields.Nested(NearbyItemSchema), required=True)
+
+
+class StationSchema(OutSchema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    address = fields.String(required=True)
+    lat = fields.Float(required=True)
+    lng = fields.Float(required=True)
+    phone = fields.String(allow_none=True)
+    amenities = fields.List(fields.String(), required=True)
+    opening_hours = OpeningHoursField(required=True)
+    closure = fields.Nested(ClosureSchema, allow_none=True)
+    photos = fields.List(fields.String())
+    open_now = fields.Boolean(required=True)
+    organization_id = fields.Integer(allow_none=True)
+    updated_at = LocalDateTime()
+
+
+class StationAdminSchema(StationSchema):
+    created_at = LocalDateTime()
+    open_reports = fields.Integer(metadata={"description": "待处理的问题反馈数"})
+
+
+StationAdminPageSchema = page_schema(StationAdminSchema, "StationAdminPage")
+
+
+class StationSyncItemSchema(OutSchema):
+    id = fields.Integer(required=True)
+    deleted = fields.Boolean(required=True, metadata={"description": "true：已删除，客户端应移除"})
+    code = fields.String()
+    name = fields.String()
+    address = fields.String()
+    lat = fields.Float()
+    lng = fields.Float()
+    phone = fields.String(allow_none=True)
+    amenities = fields.List(fields.String())
+    opening_hours = OpeningHoursField()
+    closure = fields.Nested(ClosureSchema, allow_none=True)
+    photos = fields.List(fields.String())
+    updated_at = LocalDateTime()
+
+
+class StationSyncPageSchema(OutSchema):
+    items = fields.List(fields.Nested(StationSyncItemSchema), required=True)
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    next_cursor = fields.String(allow_none=True, required=True,
+                                metadata={"description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
+    server_time = LocalDateTime(required=True, metadata={"description": "服务器当前时间，可作为下次同步的起点"})
+
+
+class ReportCreateSchema(BodySchema):
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS),
+                         metadata={"description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
+    comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+
+
+class ReportSchema(OutSchema):
+    id = fields.Integer(required=True)
+    station_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    comment = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    created_at = LocalDateTime(required=True)
+    resolved_at = LocalDateTime(allow_none=True)
+
+
+class ReportAdminSchema(ReportSchema):
+    station_code = fields.String(required=True)
+    station_name = fields.String(required=True)
+    organization_id = fields.Integer(allow_none=True)
+    resolution_note = fields.String(allow_none=True)
+
+
+ReportAdminPageSchema = page_schema(ReportAdminSchema, "StationReportPage")
+
+
+class ReportResolveSchema(BodySchema):
+    note = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+
+
+class ImportFormSchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    organization_id = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=MAX_ID),
+                                     metadata={"description": "导入的驿站所属工会组织；不填则为本人所在组织（仅一个时）"})
+
+    @pre_load
+    def _blank_is_none(self, data, **kwargs):
+        if hasattr(data, "get") and data.get("organization_id") in ("", None):
+            data = {k: v for k, v in dict(data).items() if k != "organization_id"}
+        return data
+
+
+class ImportFileSchema(ma.Schema):
+    """The multipart body: the file, and the optional organization (read from the form part)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    file = Upload(required=True, metadata={"description": (
+        "xlsx 或 csv（UTF-8/GBK）；表头（中英文均可）：编码 code、名称 name、地址 address、纬度 lat、经度 lng、"
+        "开放时间 opening_hours，可选 电话 phone、设施 amenities（代码或中文名，用 , 、 ， | 分隔）；"
+        "开放时间可写 24h、一个 HH:MM-HH:MM（每天相同）或按星期的 JSON 对象")})
+    organization_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
+        "description": "导入的驿站所属工会组织；不填则为本人所在组织（仅一个时）"})
+
+
+class RowMessageSchema(OutSchema):
+    row = fields.Integer(required=True)
+    message = fields.String(required=True)
+
+
+class ImportResultSchema(OutSchema):
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    errors = fields.List(fields.Nested(RowMessageSchema), required=True)
+    warnings = fields.List(fields.Nested(RowMessageSchema), required=True)
