@@ -104,5 +104,5 @@ def client_address_key() -> str:
 db_migrate = Migrate()
 api = Api()
 redis_store = RedisHandle()
-limiter = Limiter(key_func=rate_limit_key, headers_enabled=True, swallow_errors=True,
+limiter = Limiter(key_func=rate_limit_key, headers_enabled=False, swallow_errors=True,
                   key_prefix="rl", strategy="fixed-window")

@@ -282,4 +282,15 @@ def test_login_rate_limited_per_client_address(app, client):
         app.config["RATELIMIT_LOGIN"] = "30 per minute"
     assert codes[:3] == [200, 200, 200]
     assert codes[3] == 429
-    resp = client.post("/api/v1/auth/wechat/login", json={"code": "dev-rl.9"})
+
+
+def test_rate_limited_answer_carries_retry_after(app, client):
+    app.config["RATELIMIT_LOGIN"] = "1 per minute"
+    try:
+        client.post("/api/v1/auth/wechat/login", json={"code": "dev-ra.1"})
+        resp = client.post("/api/v1/auth/wechat/login", json={"code": "dev-ra.2"})
+    finally:
+        app.config["RATELIMIT_LOGIN"] = "30 per minute"
+    assert resp.status_code == 429
+    assert error_code(resp) == "rate_limited"
+    assert 0 < int(resp.headers["Retry-After"]) <= 60
