@@ -60,6 +60,7 @@ class EnrollmentApplication(db.Model):
         Index("uq_enrollment_applications_pending_id", "id_number_hash", unique=True,
               sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
         Index("ix_enrollment_applications_status_submitted", "status", "submitted_at"),
+        Index("ix_enrollment_applications_submitted", "submitted_at"),
         Index("ix_enrollment_applications_org_status_submitted", "organization_id", "status", "submitted_at"),
     )
 
