@@ -73,6 +73,9 @@ def register_logging(app: Flask) -> None:
         root.addHandler(handler)
     root.setLevel(level)
     app.logger.setLevel(level)
+    # urllib3 logs whole request URLs at DEBUG, and WeChat's carry the app secret
+    # and the access token: never below INFO, whatever the service's level.
+    logging.getLogger("urllib3").setLevel(max(level, logging.INFO))
 
 
 def register_extensions(app: Flask) -> None:

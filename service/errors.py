@@ -170,10 +170,19 @@ def handle_database_error(err: sqlalchemy.exc.DBAPIError):
         db.session.rollback()
     except Exception:  # pragma: no cover - the connection is gone
         pass
+    if isinstance(err, sqlalchemy.exc.DataError):
+        # A value the database refuses (out of range, a NUL byte …) that no schema caught: bad input, not a fault.
+        log.warning("database refused a value: %s", type(err.orig).__name__ if err.orig else "DataError")
+        return handle_service_error(ValidationFailed({"_schema": ["提交的数据格式有误"]}))
     if isinstance(err, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)) or err.connection_invalidated:
         log.error("database unavailable: %s", type(err.orig).__name__ if err.orig else type(err).__name__)
         return handle_service_error(DatabaseUnavailable())
     return handle_unexpected(err)
+
+
+def handle_recursion(err: RecursionError):
+    """JSON nested thousands deep exhausts the parser's recursion: malformed input, a 400."""
+    return handle_service_error(BadRequest("请求体嵌套层级过深"))
 
 
 def handle_unexpected(err: Exception):
@@ -197,6 +206,7 @@ def register_error_handlers(app) -> None:
     app.register_error_handler(redis.exceptions.ConnectionError, handle_redis_error)
     app.register_error_handler(redis.exceptions.TimeoutError, handle_redis_error)
     app.register_error_handler(sqlalchemy.exc.DBAPIError, handle_database_error)
+    app.register_error_handler(RecursionError, handle_recursion)
     app.register_error_handler(Exception, handle_unexpected)
 
 

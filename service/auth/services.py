@@ -161,7 +161,9 @@ def authenticate_staff(username: str, password: str) -> StaffUser:
     """The staff account for these credentials, or 401/429."""
     global _DUMMY_HASH
     check_lockout(username)
-    staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
+    # no username holds a NUL (create_staff's pattern), and PostgreSQL cannot even compare one
+    staff = None if "\x00" in username else db.session.scalar(
+        select(StaffUser).where(StaffUser.username == username.strip()))
     if staff is None:
         _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password")
         check_password_hash(_DUMMY_HASH, password)  # same time as a real check

@@ -12,6 +12,7 @@ from service.common.schemas import BodySchema, LocalDateTime, OutSchema, PageArg
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_ID = validate.Range(min=1, max=2**31 - 1)  # ids are INTEGER columns: a larger number is a 422, not a 500
 
 
 class ClockTime(fields.Field):
@@ -73,7 +74,7 @@ class BreakfastPointCreateSchema(BodySchema):
     geofence_m = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=100000),
                                 metadata={"description": "签到位置须在早餐点多少米以内；不填则不校验位置"})
     active = fields.Boolean(load_default=True)
-    organization_id = fields.Integer(allow_none=True, load_default=None,
+    organization_id = fields.Integer(allow_none=True, load_default=None, validate=_ID,
                                      metadata={"description": "所属工会组织；不填则为本人管辖的上级组织"})
 
     @ma.validates_schema
@@ -91,7 +92,7 @@ class BreakfastPointUpdateSchema(BodySchema):
     daily_quota = fields.Integer(validate=validate.Range(min=1, max=100000))
     geofence_m = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100000))
     active = fields.Boolean()
-    organization_id = fields.Integer()
+    organization_id = fields.Integer(validate=_ID)
 
     @ma.validates_schema
     def _check_window(self, data, **kwargs):
@@ -117,7 +118,7 @@ class BreakfastPointSchema(OutSchema):
 
 class BreakfastPointListArgs(PageArgs):
     active = fields.Boolean()
-    organization_id = fields.Integer()
+    organization_id = fields.Integer(validate=_ID)
 
 
 class BreakfastQrSchema(OutSchema):
@@ -150,7 +151,7 @@ class BreakfastRosterUploadSchema(BodySchema):
     """multipart/form-data: the file and, optionally, the organization."""
 
     file = Upload(required=True, metadata={"description": "xlsx 或 csv（UTF-8/GBK）；表头 姓名、手机号、单位、身份证号（可选）"})
-    organization_id = fields.Integer(allow_none=True, load_default=None,
+    organization_id = fields.Integer(allow_none=True, load_default=None, validate=_ID,
                                      metadata={"description": "名册所属工会组织；不填则为本人管辖的上级组织"})
 
 
@@ -170,7 +171,7 @@ class BreakfastRosterArgs(PageArgs):
                       metadata={"description": "姓名包含，或完整手机号"})
     active = fields.Boolean()
     linked = fields.Boolean()
-    organization_id = fields.Integer()
+    organization_id = fields.Integer(validate=_ID)
 
 
 class BreakfastRosterEntrySchema(OutSchema):
@@ -202,7 +203,8 @@ class BreakfastClaimResultSchema(OutSchema):
 
 
 class BreakfastCheckinBodySchema(BodySchema):
-    scene = fields.String(required=True, metadata={"description": "扫码得到的 scene"})
+    scene = fields.String(required=True, metadata={"description": "扫码得到的 scene",
+                                                   "nul_ok": True})  # any bad scene is qr_invalid
     lat = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=-180, max=180))
 
@@ -239,7 +241,7 @@ class BreakfastMonthArgs(QuerySchema):
 
 
 class BreakfastReportArgs(BreakfastMonthArgs):
-    point_id = fields.Integer()
+    point_id = fields.Integer(validate=_ID)
 
 
 class BreakfastPerServingSchema(OutSchema):

@@ -41,6 +41,7 @@ def read_table(storage, aliases: dict[str, Iterable[str]], required: Iterable[st
 
     ``aliases`` maps a field to its accepted headers (``{"name": ["name", "名称"]}``).
     Row numbers are those a person sees in the spreadsheet (the header is row 1).
+    Text cells come stripped of surrounding blanks and of NUL characters.
     Raises ``TableError`` (422) when the file is unreadable or a required column is missing.
     """
     if storage is None or not getattr(storage, "filename", None):
@@ -75,7 +76,8 @@ def read_table(storage, aliases: dict[str, Iterable[str]], required: Iterable[st
                 if col is None:
                     continue
                 if isinstance(value, str):
-                    value = value.strip()
+                    # NUL means nothing in a cell (a mis-saved file) and PostgreSQL text cannot hold it
+                    value = value.replace("\x00", "").strip()
                 if value not in (None, ""):
                     empty = False
                 values[col] = value
@@ -97,11 +99,29 @@ def _xlsx_rows(raw: bytes):
         yield list(row)
 
 
+def _safe_cell(ws, value):
+    """A value as a cell that shows exactly that text: characters a worksheet cannot hold
+    (control characters) dropped, and text starting with ``=`` kept as text — never a
+    formula that Excel would run when the sheet is opened (formula injection)."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith("="):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
 def xlsx_response(filename: str, sheets: dict[str, tuple[list[str], Iterable[Iterable]]]) -> Response:
     """A download of one workbook; ``sheets`` maps a sheet title to (headers, rows).
 
     Rows are written through openpyxl's write-only mode to a temporary file,
-    so memory stays flat however many rows there are.
+    so memory stays flat however many rows there are.  Text is written as
+    text (see ``_safe_cell``), whoever typed it.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -117,7 +137,7 @@ def xlsx_response(filename: str, sheets: dict[str, tuple[list[str], Iterable[Ite
             header_cells.append(cell)
         ws.append(header_cells)
         for row in rows:
-            ws.append(list(row))
+            ws.append([_safe_cell(ws, value) for value in row])
     tmp = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     wb.save(tmp)
     size = tmp.tell()

@@ -52,14 +52,72 @@ validate.OneOf.default_message = "取值应为：{choices}"
 validate.Regexp.default_message = "格式不正确"
 
 
-class BodySchema(ma.Schema):
+NUL_MESSAGE = "不能包含控制字符"
+SURROGATE_MESSAGE = "包含无效的字符"
+DEPTH_MESSAGE = "嵌套层级过深"
+MAX_DEPTH = 16
+
+
+def _text_problems(value, path: str) -> dict[str, str]:
+    """``{path: message}`` for each string in ``value`` (nested dicts and lists, walked
+    without recursion) that no database column can store, and for nesting too deep."""
+    problems: dict[str, str] = {}
+    stack = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                problems[where] = NUL_MESSAGE
+            elif not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate, e.g. "\ud800" in JSON
+                    problems[where] = SURROGATE_MESSAGE
+        elif isinstance(item, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                problems[where] = DEPTH_MESSAGE
+                continue
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, sub in pairs:
+                stack.append((sub, f"{where}.{key}", depth + 1))
+                if isinstance(key, str):
+                    stack.append((key, f"{where}.{key}", depth + 1))
+    return problems
+
+
+class _InputSchema(ma.Schema):
+    """Input of any location: text no database column can hold is refused with a 422.
+
+    NUL characters (PostgreSQL text cannot store them) and lone UTF-16
+    surrogates (not encodable as UTF-8) are refused field by field, as is
+    nesting deeper than ``MAX_DEPTH``; otherwise the database would fail the
+    request with a 500.  A field that is never stored and judges its own
+    input says so with ``metadata={"nul_ok": True}``.
+    """
+
+    @ma.pre_load
+    def _refuse_unstorable_text(self, data, **kwargs):
+        if not hasattr(data, "keys"):
+            return data
+        names = {field.data_key or name for name, field in self.load_fields.items()
+                 if not field.metadata.get("nul_ok")}
+        problems: dict[str, str] = {}
+        for key in data.keys():
+            if key in names:
+                problems.update(_text_problems(data[key], key))
+        if problems:
+            raise ma.ValidationError({path: [message] for path, message in sorted(problems.items())})
+        return data
+
+
+class BodySchema(_InputSchema):
     """Request bodies: unknown fields are refused (mass assignment)."""
 
     class Meta:
         unknown = ma.RAISE
 
 
-class QuerySchema(ma.Schema):
+class QuerySchema(_InputSchema):
     """Query strings: unknown parameters are ignored (cache busters, tracking)."""
 
     class Meta:
@@ -74,8 +132,14 @@ class OutSchema(ma.Schema):
 class LocalDateTime(fields.DateTime):
     """Serialises aware datetimes as ISO 8601 with +08:00 (Asia/Shanghai).
 
-    On input, a value without an offset is read as Asia/Shanghai time.
+    On input, a value without an offset is read as Asia/Shanghai time, and
+    years outside 1900–2999 are refused (422): the calendar's ends
+    (``0001-01-01T00:00:00``, ``9999-12-31T23:59:59-12:00``) would overflow
+    when moved to UTC or to the end of their day.
     """
+
+    FIRST_YEAR, LAST_YEAR = 1900, 2999
+    default_error_messages = {"range": f"日期应在 {FIRST_YEAR} 年至 {LAST_YEAR} 年之间"}
 
     def _serialize(self, value, attr, obj, **kwargs):
         return clock.isoformat(value)
@@ -84,7 +148,13 @@ class LocalDateTime(fields.DateTime):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None:
             result = result.replace(tzinfo=clock.SHANGHAI)
-        return result
+        return self.check_range(result)
+
+    def check_range(self, value):
+        """``value`` (a date or datetime) if its year is within range, else a 422."""
+        if not self.FIRST_YEAR <= value.year <= self.LAST_YEAR:
+            raise self.make_error("range")
+        return value
 
 
 class PageArgs(QuerySchema):

@@ -28,9 +28,10 @@ class DateOrDateTime(LocalDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
             try:
-                return dt.date.fromisoformat(value.strip())
+                day = dt.date.fromisoformat(value.strip())
             except ValueError:
                 raise self.make_error("invalid") from None
+            return self.check_range(day)
         return super()._deserialize(value, attr, data, **kwargs)
 
 

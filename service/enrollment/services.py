@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
@@ -453,11 +454,15 @@ def _scope_top(scope: Scope) -> int | None:
                              .order_by(func.length(Organization.path), Organization.id).limit(1))
 
 
+_LONG_NUMBER = re.compile(r"\d{6}")
+
+
 def export_members(scope: Scope, args: dict):
     """Members in the caller's subtree as an xlsx download (Chinese headers).
 
     ID numbers and phones are masked unless an admin asks ``full`` (others
-    asking get 403); every export is audit-logged with its filters and size.
+    asking get 403); every export is audit-logged with its filters (an ID number
+    or phone searched for masked) and size.
     Rows are streamed from the database in chunks.
     """
     full = bool(args.get("full"))
@@ -498,8 +503,15 @@ def export_members(scope: Scope, args: dict):
     response = xlsx_response(f"工会会员名单-{stamp}.xlsx", {"会员名单": (EXPORT_HEADERS, rows())})
     filters = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
                for k, v in args.items() if k != "full" and v is not None}
+    if filters.get("q") and _LONG_NUMBER.search(filters["q"]):
+        filters["q"] = pii.mask(filters["q"].strip())  # an ID number or phone searched for: never in the log
+    # the filter's organization names the audit row only when it exists and is the caller's
+    # (a filter on an unknown id just exports nothing; it must not break the audit row's key)
+    org_id = args.get("organization_id")
+    if org_id is None or not scope.allows(org_id) or db.session.get(Organization, org_id) is None:
+        org_id = _scope_top(scope)
     audit("enrollment.export_full" if full else "enrollment.export", "membership", None,
-          organization_id=args.get("organization_id") or _scope_top(scope),
+          organization_id=org_id,
           details={"full": full, "rows": count, "filters": filters})
     db.session.commit()
     return response
