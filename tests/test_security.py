@@ -215,6 +215,8 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
     assert resp.status_code == 200
     login_body = resp.get_data(as_text=True)
     alice = resp.get_json()["token"]
+    # a WeChat failure is logged (warnings from the gateway and the error handler): those lines too stay clean
+    assert call("POST", "/api/v1/auth/wechat/login", json={"code": "busy-secalice"}).status_code == 503
     assert call("POST", "/api/v1/auth/wechat/phone", alice, json={"code": f"phone-{bound_phone}"}).status_code == 200
     assert call("POST", "/api/v1/breakfast/eligibility/claim", alice).status_code == 200
     assert call("POST", "/api/v1/breakfast/checkins", alice, json={"scene": world.scene}).status_code == 201
