@@ -11,6 +11,7 @@ from flask import Flask, g, request
 from werkzeug.routing import IntegerConverter
 
 from config import load_config
+from service.common.schemas import MAX_ID
 
 FEATURES = ("auth", "organizations", "enrollment", "legal_aid", "stations", "breakfast",
             "stats", "notifications", "audit")
@@ -148,7 +149,7 @@ class Int32Converter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
         super().__init__(map, fixed_digits, min=1 if min is None else min,
-                         max=2**31 - 1 if max is None else max, signed=signed)
+                         max=MAX_ID if max is None else max, signed=signed)
 
 
 def register_url_converters(app: Flask) -> None:

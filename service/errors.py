@@ -12,7 +12,7 @@ import logging
 import marshmallow as ma
 import redis.exceptions
 import sqlalchemy.exc
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from wechat.errors import WeChatError

@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api

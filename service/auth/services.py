@@ -23,7 +23,7 @@ from models.user import STAFF_ROLES
 from service.auth import sessions
 from service.common import clock, pii, registry
 from service.common.audit import record as audit
-from service.errors import RateLimited, ServiceError, Unauthenticated, ValidationFailed, error_type
+from service.errors import RateLimited, ServiceError, ValidationFailed, error_type
 from service.extensions import redis_store
 from service.wechat_gateway import wechat_gateway
 

@@ -1,7 +1,7 @@
 """Sign-in, sessions and the caller's own account (SPEC section 2)."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask_smorest import Blueprint
 
 from service.auth import services, sessions
@@ -9,17 +9,14 @@ from service.auth.permissions import current_identity, require_auth, require_wor
 from service.auth.schemas import (LoginResultSchema, MeSchema, MyDataSchema, PhoneBindSchema,
                                   PhoneResultSchema, StaffLoginSchema, WeChatLoginSchema)
 from service.common import pii
+from service.common.http import config_limit
 from service.extensions import client_address_key, limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与账号")
 
 
-def _login_limit():
-    return current_app.config["RATELIMIT_LOGIN"]
-
-
 @blp.route("/auth/wechat/login", methods=["POST"])
-@limiter.limit(_login_limit, key_func=client_address_key)
+@limiter.limit(config_limit("RATELIMIT_LOGIN"), key_func=client_address_key)
 @blp.arguments(WeChatLoginSchema)
 @blp.response(200, LoginResultSchema)
 def wechat_login(body):
@@ -38,7 +35,7 @@ def bind_phone(body):
 
 
 @blp.route("/auth/staff/login", methods=["POST"])
-@limiter.limit(_login_limit, key_func=client_address_key)
+@limiter.limit(config_limit("RATELIMIT_LOGIN"), key_func=client_address_key)
 @blp.arguments(StaffLoginSchema)
 @blp.response(200, LoginResultSchema)
 def staff_login(body):

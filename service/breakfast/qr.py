@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from flask import current_app
+from service.common.schemas import MAX_ID
 
 PREFIX = "b1"
 SIG_BYTES = 12  # 96 bits
 SIG_CHARS = 16  # base64url of 12 bytes, no padding
 MAX_SCENE = 32
 MAX_GENERATIONS_CHECKED = 64
-MAX_ID = 2**31 - 1
 SCENE_RE = re.compile(r"^b1\.([0-9a-z]{1,8})\.([0-9a-z]{1,3})\.([A-Za-z0-9_-]{16})$")
 # The characters wxacode.getUnlimited accepts in a scene.
 WECHAT_SCENE_RE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")

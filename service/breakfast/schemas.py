@@ -8,11 +8,11 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from service.common.schemas import BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema
+from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_ID = validate.Range(min=1, max=2**31 - 1)  # ids are INTEGER columns: a larger number is a 422, not a 500
+_ID = ID_RANGE
 
 
 class ClockTime(fields.Field):

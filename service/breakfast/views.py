@@ -1,9 +1,7 @@
 """Free breakfast for sanitation workers (SPEC section 6): HTTP only."""
 from __future__ import annotations
 
-import functools
-
-from flask import Response, current_app, g, request
+from flask import Response, g
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
@@ -11,6 +9,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from service.auth.permissions import require_staff, require_worker
 from service.breakfast import schemas as s
 from service.breakfast import services
+from service.common.http import config_limit, large_upload
 from service.common.schemas import page_schema
 from service.extensions import limiter, rate_limit_key
 
@@ -34,19 +33,6 @@ MANAGER = "breakfast_manager"
 _BINARY = {"type": "string", "format": "binary"}
 
 
-def _checkin_limit():
-    return current_app.config["RATELIMIT_CHECKIN"]
-
-
-def _large_upload(fn):
-    """Raise the body limit to ``UPLOAD_MAX_BYTES`` before the upload is parsed."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
-        return fn(*args, **kwargs)
-    return wrapper
-
-
 def _binary(body, content_type: str, filename: str | None = None) -> Response:
     resp = Response(body, mimetype=content_type)
     resp.headers["Cache-Control"] = "private, no-store"
@@ -66,7 +52,7 @@ def claim_eligibility():
 
 
 @blp.route("/breakfast/checkins", methods=["POST"])
-@limiter.limit(_checkin_limit, key_func=rate_limit_key)
+@limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
 @require_worker
 @blp.arguments(s.BreakfastCheckinBodySchema)
 @blp.response(201, s.BreakfastCheckinSchema)
@@ -174,7 +160,7 @@ def point_wxacode(point_id):
 
 @blp.route("/admin/breakfast/roster/import", methods=["POST"])
 @require_staff(MANAGER)
-@_large_upload
+@large_upload
 @blp.arguments(s.BreakfastRosterUploadSchema, location="form", content_type="multipart/form-data")
 @blp.response(200, s.BreakfastImportResultSchema)
 def import_roster(form):

@@ -1,5 +1,8 @@
-"""Security headers and CORS (closed unless CORS_ORIGINS names origins)."""
+"""HTTP plumbing shared by the views: security headers, CORS (closed unless
+CORS_ORIGINS names origins), upload size, rate limits read from config."""
 from __future__ import annotations
+
+import functools
 
 from flask import current_app, request
 
@@ -48,3 +51,22 @@ def add_cors_headers(response):
     response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
     response.headers["Access-Control-Max-Age"] = "600"
     return response
+
+
+def allow_large_upload() -> None:
+    """Raise this request's body limit from 1 MB to ``UPLOAD_MAX_BYTES`` (spreadsheet imports)."""
+    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+
+
+def large_upload(fn):
+    """View decorator: ``allow_large_upload()`` before the multipart body is parsed."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        allow_large_upload()
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def config_limit(key: str):
+    """A Flask-Limiter limit read from the app's config at request time (``RATELIMIT_*``)."""
+    return lambda: current_app.config[key]

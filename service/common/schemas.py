@@ -110,6 +110,10 @@ class _InputSchema(ma.Schema):
         return data
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger number is a 422 (or a 404 in a path), never a 500
+ID_RANGE = validate.Range(min=1, max=MAX_ID)
+
+
 class BodySchema(_InputSchema):
     """Request bodies: unknown fields are refused (mass assignment)."""
 

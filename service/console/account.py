@@ -1,9 +1,10 @@
 """Sign in and out of the console (the staff accounts and lockout of the API)."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from service.auth.services import authenticate_staff
+from service.common.http import config_limit
 from service.console import core
 from service.errors import ServiceError
 from service.extensions import client_address_key, limiter
@@ -11,12 +12,8 @@ from service.extensions import client_address_key, limiter
 bp = core.child("account", __name__)
 
 
-def _login_limit():
-    return current_app.config["RATELIMIT_LOGIN"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=client_address_key, methods=["POST"])
+@limiter.limit(config_limit("RATELIMIT_LOGIN"), key_func=client_address_key, methods=["POST"])
 def login():
     """登录：用户名密码；15 分钟内失败 5 次锁定（与 API 相同）"""
     target = core.safe_target(request.values.get("next")) or url_for("console.home.dashboard")

@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from service.auth import permissions, sessions
 from service.auth.permissions import scope_for
 from service.common import clock
+from service.common.http import allow_large_upload
 from service.errors import ServiceError, Unauthenticated, ValidationFailed
 
 TOKEN_KEY = "staff_token"
@@ -184,7 +185,7 @@ def check_csrf() -> None:
         return
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "console_upload", False):
-        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+        allow_large_upload()
     sent = request.form.get(CSRF_KEY) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get(CSRF_KEY)
     if not isinstance(expected, str) or not expected or not hmac.compare_digest(

@@ -10,7 +10,8 @@ from marshmallow import fields, validate
 
 from models.enrollment import APPLICATION_STATUSES, GENDERS, MEMBERSHIP_STATUSES, OCCUPATIONS
 from service.common import clock
-from service.common.schemas import BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
+from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
+                                    page_schema)
 from service.enrollment import rules
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -55,7 +56,7 @@ class ApplicationCreateSchema(BodySchema):
                              metadata={"description": "工作平台或单位，如 美团、顺丰"})
     work_region = fields.String(required=True, validate=validate.Length(min=1, max=100),
                                 metadata={"description": "工作区域"})
-    organization_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    organization_id = fields.Integer(required=True, validate=ID_RANGE)
     consent = fields.Boolean(required=True, metadata={"description": "须为 true：已阅读并同意个人信息保护说明"})
     privacy_notice_version = fields.String(validate=validate.Length(max=32),
                                            metadata={"description": "所同意说明的版本；缺省为当前版本"})
@@ -80,7 +81,7 @@ class RejectSchema(BodySchema):
 
 class BatchReviewSchema(BodySchema):
     action = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
-    ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)), required=True,
+    ids = fields.List(fields.Integer(validate=ID_RANGE), required=True,
                       validate=validate.Length(min=1, max=100), metadata={"description": "最多 100 个申请编号"})
     reason = fields.String(validate=validate.Length(min=1, max=200),
                            metadata={"description": "action 为 reject 时必填"})
@@ -93,7 +94,7 @@ class BatchReviewSchema(BodySchema):
 
 class QueueQuerySchema(PageArgs):
     status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
-    organization_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
+    organization_id = fields.Integer(validate=ID_RANGE,
                                      metadata={"description": "该组织及其下级组织"})
     occupation = fields.String(validate=validate.OneOf(OCCUPATIONS))
     submitted_from = DateOrDateTime(metadata={"description": "提交时间起（含），YYYY-MM-DD 或 ISO 8601"})
@@ -106,7 +107,7 @@ class QueueQuerySchema(PageArgs):
 
 class ExportQuerySchema(QuerySchema):
     status = fields.String(validate=validate.OneOf(MEMBERSHIP_STATUSES), metadata={"description": "会员状态"})
-    organization_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    organization_id = fields.Integer(validate=ID_RANGE)
     occupation = fields.String(validate=validate.OneOf(OCCUPATIONS))
     submitted_from = DateOrDateTime()
     submitted_to = DateOrDateTime()

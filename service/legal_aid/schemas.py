@@ -13,10 +13,9 @@ from marshmallow import fields, validate, validates_schema
 
 from models.legal_aid import (BOOKING_OUTCOMES, BOOKING_STATUSES, BOOKING_TOPICS, PROVIDER_KINDS,
                               SLOT_MODES, SLOT_STATUSES)
-from service.common.schemas import BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema
+from service.common.schemas import (MAX_ID, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema)
 from service.common.validators import is_mainland_mobile
 
-MAX_ID = 2**31 - 1  # ids are INTEGER columns
 _PHONE_RE = re.compile(r"^[0-9+\-() ]{5,32}$")
 
 

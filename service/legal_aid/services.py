@@ -46,6 +46,7 @@ from sqlalchemy.orm import contains_eager
 
 from models import Organization, Worker, db
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidRule, LegalAidSlot
+from service.common.schemas import MAX_ID
 from service.auth.permissions import Scope
 from service.common import clock, pii, registry
 from service.common.audit import record as audit
@@ -78,7 +79,6 @@ SlotStarted = error_type("slot_started", 409, "该时段已开始，无法预约
 CancelWindowClosed = error_type("cancel_window_closed", 409, "距咨询开始已不足 2 小时，无法取消预约")
 SlotOverlap = error_type("slot_overlap", 409, "该时段与此服务提供方已有的时段重叠")
 
-MAX_ID = 2**31 - 1
 SLOT_NOT_FOUND = "该咨询时段不存在或已取消"
 BOOKING_NOT_FOUND = "预约不存在"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from service.common.schemas import BodySchema, OutSchema
+from service.common.schemas import ID_RANGE, BodySchema, OutSchema
 
 OCCUPATIONS = ("courier", "food_delivery", "ride_hailing", "truck_driver", "other")
 
@@ -32,7 +32,7 @@ class OrganizationSchema(OutSchema):
 
 class OrganizationCreateSchema(BodySchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    parent_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
+    parent_id = fields.Integer(allow_none=True, validate=ID_RANGE)
     region = fields.String(allow_none=True, validate=validate.Length(max=100))
     occupations = fields.List(fields.String(validate=validate.OneOf(OCCUPATIONS)), load_default=list)
     accepts_members = fields.Boolean(load_default=True)
@@ -40,7 +40,7 @@ class OrganizationCreateSchema(BodySchema):
 
 class OrganizationPatchSchema(BodySchema):
     name = fields.String(validate=validate.Length(min=1, max=100))
-    parent_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1))
+    parent_id = fields.Integer(allow_none=True, validate=ID_RANGE)
     region = fields.String(allow_none=True, validate=validate.Length(max=100))
     occupations = fields.List(fields.String(validate=validate.OneOf(OCCUPATIONS)))
     accepts_members = fields.Boolean()

@@ -8,7 +8,8 @@ from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates
 
 from models.station import AMENITIES, REPORT_KINDS, REPORT_STATUSES
-from service.common.schemas import BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
+from service.common.schemas import (MAX_ID, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
+                                    page_schema)
 from service.stations import hours
 from service.stations.geo import GEO_LAT_MAX
 
@@ -18,7 +19,6 @@ AMENITY_LABELS = {
     "repair_kit": "维修工具", "umbrella": "雨具",
 }
 CODE_RE = re.compile(r"^[\w.\-/#]{1,64}$")
-MAX_ID = 2**31 - 1  # ids are INTEGER columns
 PHONE_RE = re.compile(r"^[0-9+\-()（） ]{3,32}$")
 REPORT_KIND_LABELS = {"closed": "驿站未开放", "wrong_location": "位置不准确", "facility_broken": "设施损坏",
                       "other": "其他问题"}

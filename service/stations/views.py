@@ -1,13 +1,12 @@
 """Outdoor-worker rest stations (SPEC section 5): HTTP only."""
 from __future__ import annotations
 
-import functools
-
-from flask import current_app, g, request
+from flask import g, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from service.auth.permissions import require_staff, require_worker
+from service.common.http import config_limit, large_upload
 from service.errors import ValidationFailed
 from service.extensions import client_address_key, limiter
 from service.stations import importer, services
@@ -22,21 +21,8 @@ blp = Blueprint("stations", __name__, url_prefix="/api/v1", description="户外�
 STAFF = ("station_manager",)
 
 
-def _nearby_limit():
-    return current_app.config["RATELIMIT_NEARBY"]
-
-
-def _large_upload(fn):
-    """Raise the body limit to UPLOAD_MAX_BYTES before the multipart body is parsed."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
-        return fn(*args, **kwargs)
-    return wrapper
-
-
 @blp.route("/stations/nearby", methods=["GET"])
-@limiter.limit(_nearby_limit, key_func=client_address_key)
+@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
 @blp.arguments(NearbyArgs, location="query")
 @blp.response(200, NearbyResultSchema)
 def nearby(args):
@@ -107,7 +93,7 @@ def admin_delete(station_id):
 
 @blp.route("/admin/stations/import", methods=["POST"])
 @require_staff(*STAFF)
-@_large_upload
+@large_upload
 @blp.arguments(ImportFileSchema, location="files")
 @blp.response(200, ImportResultSchema)
 def admin_import(files):

@@ -17,13 +17,11 @@ from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from models.station import Station
 from service.auth.permissions import Scope
 from service.breakfast import services as breakfast
+from service.enrollment.rules import OCCUPATION_LABELS
+from service.legal_aid.services import TOPICS as TOPIC_LABELS
 from service.common import clock
 from service.errors import ValidationFailed
 
-OCCUPATION_LABELS = {"courier": "快递员", "food_delivery": "外卖送餐员", "ride_hailing": "网约车司机",
-                     "truck_driver": "货车司机", "other": "其他"}
-TOPIC_LABELS = {"wage_arrears": "欠薪", "labor_contract": "劳动合同", "work_injury": "工伤",
-                "social_insurance": "社会保险", "dismissal": "解除劳动关系", "other": "其他"}
 
 
 def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
@@ -32,22 +30,15 @@ def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
     return clock.local(year, 1, 1), clock.local(year + 1, 1, 1)
 
 
-def _org_clause(scope: Scope, column, nullable: bool = False):
-    """Scope filter; rows without an organization belong to the federation level."""
-    if scope.org_ids is None:
-        return and_()  # no restriction
-    return column.in_(scope.org_ids)
-
-
 def enrollment_figures(scope: Scope, start, end) -> dict:
     applications = db.session.scalar(
         select(func.count()).select_from(EnrollmentApplication)
         .where(EnrollmentApplication.submitted_at >= start, EnrollmentApplication.submitted_at < end,
-               _org_clause(scope, EnrollmentApplication.organization_id)))
+               scope.clause(EnrollmentApplication.organization_id)))
     rows = db.session.execute(
         select(Membership.occupation, func.count())
         .where(Membership.joined_at >= start, Membership.joined_at < end,
-               _org_clause(scope, Membership.organization_id))
+               scope.clause(Membership.organization_id))
         .group_by(Membership.occupation)).all()
     by_occupation = {occ: 0 for occ in OCCUPATION_LABELS}
     by_occupation.update({occ: n for occ, n in rows})
@@ -57,7 +48,7 @@ def enrollment_figures(scope: Scope, start, end) -> dict:
 
 def station_figures(scope: Scope, start, end) -> dict:
     alive_at_end = and_(Station.created_at < end, or_(Station.deleted_at.is_(None), Station.deleted_at >= end),
-                        _org_clause(scope, Station.organization_id))
+                        scope.clause(Station.organization_id))
     has_nursing = cast(Station.amenities, String).like('%"nursing_room"%')
     total, new, nursing = db.session.execute(
         select(func.count(),
@@ -72,7 +63,7 @@ def legal_aid_figures(scope: Scope, start, end) -> dict:
             .join(LegalAidSlot, LegalAidSlot.id == LegalAidBooking.slot_id)
             .join(LegalAidProvider, LegalAidProvider.id == LegalAidSlot.provider_id)
             .where(LegalAidSlot.starts_at >= start, LegalAidSlot.starts_at < end,
-                   _org_clause(scope, LegalAidProvider.organization_id))
+                   scope.clause(LegalAidProvider.organization_id))
             .group_by(LegalAidBooking.topic, LegalAidBooking.status))
     by_topic = {t: 0 for t in TOPIC_LABELS}
     by_status: dict[str, int] = {}

@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from service.auth.permissions import require_staff
-from service.common import clock
 from service.common.excel import xlsx_response
 from service.common.schemas import OutSchema, QuerySchema
 from service.stats import services
