@@ -75,7 +75,7 @@ def _profile_defaults(env: str) -> dict:
         "JSON_AS_ASCII": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "UPLOAD_MAX_BYTES": 20 * 1024 * 1024,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle connections are pinged by models.base, not every checkout
         "WECHAT_APPID": "wx0000000000000000",
         "WECHAT_TIMEOUT": 5.0,
         "PII_KEY_VERSION": 1,

@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names on SQLite and PostgreSQL, so that autogenerate and
@@ -91,3 +94,38 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+IDLE_PING_SECONDS = 10.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_idle(dbapi_connection, connection_record):
+    connection_record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_after_idle(dbapi_connection, connection_record, connection_proxy):
+    """Ping a pooled connection only when it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, as
+    much as the one statement of a hot path.  A connection handed on within
+    seconds is alive in practice; one idle longer (the server may have
+    restarted meanwhile) is pinged, and a dead one is replaced before the
+    request sees it (``DisconnectionError`` makes the pool connect afresh).  A
+    connection dying mid-burst still fails one statement; SQLAlchemy then
+    invalidates the whole pool, so the next requests reconnect.
+    """
+    since = connection_record.info.get("idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+    except Exception as err:
+        raise DisconnectionError("connection failed its ping") from err
+

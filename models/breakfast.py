@@ -3,7 +3,8 @@
 - ``BreakfastPoint``: a place serving breakfast each morning, owned by a union
   organization, with a serving window (Asia/Shanghai), a daily quota and an
   optional geofence.  ``qr_generation`` is part of the signed QR scene, so
-  bumping it invalidates the point's printed codes.
+  bumping it invalidates the point's printed codes; ``version`` goes up with
+  every change (check-ins judge a cached copy of the point against it).
 - ``RosterEntry``: one eligible sanitation worker as imported by staff; the
   phone and ID number are encrypted with a blind index for look-ups; a
   mini-program user claims it (``worker_id``, unique: one user per entry).
@@ -44,6 +45,8 @@ class BreakfastPoint(db.Model):
     geofence_m: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     qr_generation: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by every change; a check-in writes only while its snapshot's version is current.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

@@ -15,6 +15,8 @@ from flask import current_app, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
+from flask_smorest.utils import resolve_schema_instance
 
 from service.errors import ErrorEnvelopeSchema
 
@@ -27,6 +29,18 @@ class Api(_Api):
     def _register_error_handlers(self):
         # service.errors registers the handlers for everything.
         pass
+
+
+class Blueprint(_Blueprint):
+    """flask-smorest's Blueprint, parsing every view's arguments with one schema instance.
+
+    Given a schema class, webargs builds a new instance for every request, which
+    costs more than parsing a small query string; the instance is built once here
+    instead (marshmallow schemas keep no per-call state).
+    """
+
+    def arguments(self, schema, *args, **kwargs):
+        return super().arguments(resolve_schema_instance(schema), *args, **kwargs)
 
 
 class RedisHandle:
@@ -44,6 +58,7 @@ class RedisHandle:
             self.client = client
             self.url = url
             self.embedded = embedded
+            self.scripts: dict[str, object] = {}
 
     def init_app(self, app) -> None:
         url = app.config["REDIS_URL"]
@@ -81,6 +96,15 @@ class RedisHandle:
     @property
     def client(self) -> redis.Redis:
         return current_app.extensions["redis"].client
+
+    def script(self, source: str):
+        """A Lua script on the app's client, registered once: calls are EVALSHA, and
+        redis-py loads it again by itself after a Redis restart (NOSCRIPT)."""
+        state = current_app.extensions["redis"]
+        found = state.scripts.get(source)
+        if found is None or found.registered_client is not state.client:
+            found = state.scripts[source] = state.client.register_script(source)
+        return found
 
     def __getattr__(self, name):
         # Delegate redis commands: redis_store.get(...), redis_store.pipeline() …

@@ -143,7 +143,7 @@ def test_readyz_names_the_database_when_down(redis_server, fake_wechat_url):
     from tests.support.servers import free_port
 
     app = build_app(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none", redis_server.url,
-                    fake_wechat_url, SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True})
+                    fake_wechat_url)
     client = app.test_client()
     resp = client.get("/readyz")
     assert resp.status_code == 503

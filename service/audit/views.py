@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from service.audit import services
 from service.auth.permissions import require_staff
 from service.common.schemas import LocalDateTime, OutSchema, PageArgs, page_schema
+from service.extensions import Blueprint
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="操作日志")
 

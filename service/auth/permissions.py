@@ -2,6 +2,9 @@
 
 - ``@require_auth``: any signed-in user (``g.identity``).
 - ``@require_worker``: a worker (``g.identity``, ``g.worker``).
+- ``@require_worker_session``: a worker's session (``g.identity``) without
+  reading the worker's row, for a hot path whose statements are tied to the
+  worker's id themselves (the breakfast check-in).
 - ``@require_staff("enrollment_reviewer")``: a staff member holding one of the
   roles (``admin`` always qualifies); ``g.scope`` is then the set of
   organizations those roles reach, used by services to filter and check.
@@ -92,10 +95,16 @@ def current_identity() -> sessions.Identity:
     return identity
 
 
-def load_worker() -> Worker:
+def worker_identity() -> sessions.Identity:
+    """The calling worker's session, or 401/403; the worker's row is not read."""
     identity = current_identity()
     if identity.kind != "worker":
         raise Forbidden("仅限职工使用")
+    return identity
+
+
+def load_worker() -> Worker:
+    identity = worker_identity()
     worker = db.session.get(Worker, identity.user_id)
     if worker is None or worker.erased_at is not None:
         sessions.revoke(identity.token_hash)
@@ -143,6 +152,20 @@ def require_worker(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         load_worker()
+        return fn(*args, **kwargs)
+    return _document(wrapper)
+
+
+def require_worker_session(fn):
+    """A worker's valid session (``g.identity``), without reading the worker's row.
+
+    For hot paths whose own statements tie every read and write to
+    ``g.identity.user_id`` through a link the erasure removes (erasing a
+    worker also revokes their sessions), so a worker row is never needed.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        worker_identity()
         return fn(*args, **kwargs)
     return _document(wrapper)
 

@@ -53,20 +53,23 @@ def create(kind: str, user_id: int, username: str | None = None) -> tuple[str, i
     return token, ttl
 
 
+# One round trip: read the session and, for a worker, slide its expiry.
+_RESOLVE_LUA = """
+local d = redis.call('HMGET', KEYS[1], 'kind', 'uid', 'username')
+if d[1] == 'worker' then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return d
+"""
+
+
 def resolve(token: str) -> Identity | None:
     """The identity behind a token, renewing a worker's sliding expiry; None if unknown."""
     if not token or len(token) > 200:
         return None
     th = token_hash(token)
-    key = f"sess:{th}"
-    data = redis_store.client.hgetall(key)
-    if not data:
+    kind, uid, username = redis_store.script(_RESOLVE_LUA)(keys=[f"sess:{th}"], args=[_ttl("worker")])
+    if not kind or not uid:
         return None
-    kind = data[b"kind"].decode()
-    if kind == "worker":
-        redis_store.client.expire(key, _ttl("worker"))
-    return Identity(kind=kind, user_id=int(data[b"uid"]), token_hash=th,
-                    username=(data.get(b"username") or b"").decode() or None)
+    return Identity(kind=kind.decode(), user_id=int(uid), token_hash=th, username=(username or b"").decode() or None)
 
 
 def revoke(th: str) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from service.auth import services, sessions
 from service.auth.permissions import current_identity, require_auth, require_worker
@@ -10,7 +9,7 @@ from service.auth.schemas import (LoginResultSchema, MeSchema, MyDataSchema, Pho
                                   PhoneResultSchema, StaffLoginSchema, WeChatLoginSchema)
 from service.common import pii
 from service.common.http import config_limit
-from service.extensions import client_address_key, limiter
+from service.extensions import Blueprint, client_address_key, limiter
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与账号")
 

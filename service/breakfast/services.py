@@ -8,9 +8,9 @@ Invariants kept by the database, not only here:
 - one check-in per roster entry per serving day: unique
   ``(roster_entry_id, serving_date)``;
 - never more than the quota per point per day: the counter row
-  ``breakfast_daily_counts`` is incremented only ``WHERE served < quota``
-  (``CHECK served <= quota`` as a backstop), in the same transaction as the
-  check-in insert, so a refused check-in never uses up quota;
+  ``breakfast_daily_counts`` is incremented in the same atomic write as the
+  check-in insert, and ``CHECK served <= quota`` refuses the increment past
+  the quota, so a refused check-in never uses up quota (``checkin.py``);
 - one mini-program user per roster entry: unique ``breakfast_roster.worker_id``;
 - one roster entry per phone: unique ``phone_hash`` (partial: erased entries
   hold none).
@@ -23,7 +23,7 @@ import math
 from itertools import islice
 
 from flask import current_app
-from sqlalchemy import and_, distinct, exists, func, select, update
+from sqlalchemy import distinct, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Organization, db
@@ -90,15 +90,6 @@ def this_month() -> dt.date:
 
 def _window_text(point: BreakfastPoint) -> str:
     return f"{point.serving_start:%H:%M}–{point.serving_end:%H:%M}"
-
-
-def _insert(model):
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite)."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
 
 
 # --- organizations ---------------------------------------------------------------
@@ -182,6 +173,7 @@ def update_point(scope, point_id: int, data: dict) -> BreakfastPoint:
             setattr(point, key, value)
     if changed:
         point.updated_at = clock.now()
+        point.version = BreakfastPoint.version + 1
         if "daily_quota" in changed:
             q = point.daily_quota
             db.session.execute(
@@ -219,7 +211,8 @@ def rotate_qr(scope, point_id: int) -> dict:
     """Invalidate the point's printed codes: its next scene is signed with a new generation."""
     point = get_point(scope, point_id)
     db.session.execute(update(BreakfastPoint).where(BreakfastPoint.id == point.id)
-                       .values(qr_generation=BreakfastPoint.qr_generation + 1, updated_at=clock.now()))
+                       .values(qr_generation=BreakfastPoint.qr_generation + 1, version=BreakfastPoint.version + 1,
+                               updated_at=clock.now()))
     db.session.refresh(point)
     audit("breakfast.point.qr_rotate", "breakfast_point", point.id, organization_id=point.organization_id,
           details={"qr_generation": point.qr_generation})
@@ -520,92 +513,7 @@ def is_eligible(worker_id: int) -> bool:
                                                         RosterEntry.active.is_(True)))))
 
 
-# --- workers: check-in -------------------------------------------------------------
-
-def check_in(worker, scene, lat: float | None = None, lng: float | None = None) -> dict:
-    """Check the caller in at the point whose QR code was scanned.
-
-    Rules, in this order: bad or forged scene → 422 ``qr_invalid``; caller
-    not on the roster (no active linked entry) → 403 ``not_eligible``; point
-    inactive → 409 ``point_inactive``; outside the serving window
-    [start, end) in Asia/Shanghai → 409 ``outside_serving_window``; the point
-    has a geofence and the location is missing or farther → 422
-    ``too_far_from_point``; already checked in this serving day anywhere →
-    409 ``already_checked_in`` (``details.checked_in_at``,
-    ``details.point_name``); the point's quota used up → 409
-    ``daily_quota_reached``.
-
-    Hot path, three statements after authentication: one SELECT (point and
-    the caller's roster entry together), ``INSERT … ON CONFLICT DO NOTHING``
-    of the check-in, and one upsert of the day's counter that increments it
-    only while ``served < quota``; both writes commit together or not at all.
-    """
-    parsed = qr.parse(scene)
-    if parsed is None:
-        raise QrInvalid()
-    row = db.session.execute(
-        select(BreakfastPoint, RosterEntry.id)
-        .outerjoin(RosterEntry, and_(RosterEntry.worker_id == worker.id, RosterEntry.active.is_(True)))
-        .where(BreakfastPoint.id == parsed.point_id)).first()
-    if row is None:
-        raise QrInvalid()
-    point, entry_id = row
-    problem = qr.verify(parsed, point.qr_generation)
-    if problem == "retired":
-        raise QrInvalid("该二维码已更换，请扫描早餐点现场张贴的最新二维码")
-    if problem is not None:
-        raise QrInvalid()
-    if entry_id is None:
-        raise NotEligible()
-    if not point.active:
-        raise PointInactive()
-    now = clock.now()
-    local = now.astimezone(clock.SHANGHAI)
-    if not point.serving_start <= local.time() < point.serving_end:
-        raise OutsideServingWindow(f"早餐供应时间为每天 {_window_text(point)}，请在供应时间内扫码",
-                                   {"serving_start": f"{point.serving_start:%H:%M}",
-                                    "serving_end": f"{point.serving_end:%H:%M}"})
-    distance = None
-    if lat is not None and lng is not None:
-        distance = haversine_m(lat, lng, point.lat, point.lng)
-    if point.geofence_m is not None and (distance is None or distance > point.geofence_m):
-        raise TooFarFromPoint(
-            "请开启定位后在早餐点附近扫码" if distance is None else None,
-            {"distance_m": None if distance is None else round(distance), "geofence_m": point.geofence_m})
-    serving_date = local.date()
-    point_id, point_name, quota = point.id, point.name, point.daily_quota
-
-    checkin_id = db.session.execute(
-        _insert(Checkin).values(roster_entry_id=entry_id, point_id=point_id, worker_id=worker.id,
-                                serving_date=serving_date, checked_in_at=now,
-                                distance_m=None if distance is None else round(distance))
-        .on_conflict_do_nothing(index_elements=[Checkin.roster_entry_id, Checkin.serving_date])
-        .returning(Checkin.id)).scalar()
-    if checkin_id is None:
-        db.session.rollback()
-        earlier = db.session.execute(
-            select(Checkin.checked_in_at, BreakfastPoint.id, BreakfastPoint.name)
-            .join(BreakfastPoint, BreakfastPoint.id == Checkin.point_id)
-            .where(Checkin.roster_entry_id == entry_id, Checkin.serving_date == serving_date)).first()
-        details = {}
-        if earlier is not None:
-            details = {"checked_in_at": clock.isoformat(earlier[0]), "point_id": earlier[1],
-                       "point_name": earlier[2]}
-        raise AlreadyCheckedIn(details=details)
-    counter = _insert(DailyCount).values(point_id=point_id, serving_date=serving_date, quota=quota, served=1)
-    served = db.session.execute(
-        counter.on_conflict_do_update(
-            index_elements=[DailyCount.point_id, DailyCount.serving_date],
-            set_={"served": DailyCount.served + 1},
-            where=DailyCount.served < DailyCount.quota)
-        .returning(DailyCount.served)).scalar()
-    if served is None:
-        db.session.rollback()
-        raise DailyQuotaReached(details={"quota": quota})
-    db.session.commit()
-    return {"id": checkin_id, "point": {"id": point_id, "name": point_name}, "serving_date": serving_date,
-            "checked_in_at": now}
-
+# --- workers: their check-ins (the check-in itself: checkin.py) ------------------------
 
 def my_checkins(worker, month: dt.date | None, page: int, per_page: int) -> dict:
     month = month or this_month()

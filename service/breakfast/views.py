@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from flask import Response, g
-from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from service.auth.permissions import require_staff, require_worker
+from service.auth.permissions import require_staff, require_worker, require_worker_session
+from service.breakfast import checkin
 from service.breakfast import schemas as s
 from service.breakfast import services
 from service.common.http import config_limit, large_upload
 from service.common.schemas import page_schema
-from service.extensions import limiter, rate_limit_key
+from service.extensions import Blueprint, limiter, rate_limit_key
 
 
 
@@ -53,12 +53,12 @@ def claim_eligibility():
 
 @blp.route("/breakfast/checkins", methods=["POST"])
 @limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
-@require_worker
+@require_worker_session
 @blp.arguments(s.BreakfastCheckinBodySchema)
 @blp.response(201, s.BreakfastCheckinSchema)
 def check_in(body):
     """扫早餐点二维码签到领取早餐（每人每天一份）"""
-    return services.check_in(g.worker, body["scene"], body.get("lat"), body.get("lng"))
+    return checkin.check_in(g.identity.user_id, body["scene"], body.get("lat"), body.get("lng"))
 
 
 @blp.route("/breakfast/checkins/mine", methods=["GET"])

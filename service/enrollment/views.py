@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from service.auth.permissions import require_auth, require_staff, require_worker
 from service.common.schemas import PageArgs
@@ -10,6 +9,7 @@ from service.enrollment import services
 from service.enrollment.schemas import (ApplicationCreateSchema, ApplicationPageSchema, ApplicationSchema,
                                         BatchResultSchema, BatchReviewSchema, ExportQuerySchema,
                                         MembershipCardSchema, QueueQuerySchema, RejectSchema)
+from service.extensions import Blueprint
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="工会入会")
 

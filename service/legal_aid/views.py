@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from service.auth.permissions import require_staff, require_worker
 from service.common.excel import xlsx_response
 from service.common.schemas import page_schema
 from service.errors import ErrorEnvelopeSchema
+from service.extensions import Blueprint
 from service.legal_aid import schemas as s
 from service.legal_aid import services
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from service.auth.permissions import require_staff
+from service.extensions import Blueprint
 from service.organizations import services
 from service.organizations.schemas import (OrganizationCreateSchema, OrganizationPatchSchema,
                                            OrganizationSchema, OrganizationTreeSchema)

@@ -3,9 +3,11 @@
 Keys (one Redis database, ``noeviction`` expected):
 
 - ``stations:geo``        GEO set, member = station id;
-- ``stations:rec``        hash, station id → ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<JSON>"``
-                          (JSON: name, address, lat, lng, phone, hours as JSON text, closure);
-- ``stations:geo:ready``  marker written after a complete build; missing = index missing;
+- ``stations:rec``        hash, station id → ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<lat>|<lng>|<JSON>"``
+                          (JSON: the answer's fields that never change between queries, rendered once);
+- ``stations:geo:ready:v<RECORD_FORMAT>``  marker written after a complete build; missing = index
+                          missing (a new record format brings a new marker name, so the first search
+                          after such a deploy rebuilds the index);
 - ``stations:geo:lock``   held by the one process rebuilding;
 - ``stations:geo:dirty``  ids written while a rebuild runs, replayed after it.
 
@@ -20,11 +22,14 @@ by ``COUNT``, else with the radius doubled (it starts at 1 km, capped at the
 asked radius), until the asked radius is exhausted.  GEOSEARCH costs in
 proportion to the stations inside its radius whatever ``COUNT`` is, so the
 radius ramp keeps a 50 km search in a dense city as cheap as the nearest
-kilometre allows.  Python then computes the exact distance (haversine on the stored
-coordinates, the formula and earth radius Redis uses), re-checks the filters
-with ``hours.py`` (authoritative), and sorts by (distance, id); should its own
-certainty check fail it calls the script again with a larger ``COUNT``.  No
-database query on the hot path.
+kilometre allows.  Before answering it drops the matches lying clearly beyond
+the ``limit``-th one.  Python then computes the exact distance (haversine on the
+stored coordinates, the formula and earth radius Redis uses), re-checks the
+filters (the schedule is ``hours.compile_hours``' output), sorts by
+(distance, id), and writes each item as the record's pre-rendered JSON plus
+``id``, ``distance_m`` and ``open_now`` — no JSON is parsed and no schema runs
+per request.  Should its own certainty check fail it calls the script again
+with a larger ``COUNT``.  No database query on the hot path.
 
 The database path (``search_database``) builds the same records from a
 bounding-box query and goes through the same matching and sorting code, so
@@ -59,7 +64,8 @@ log = logging.getLogger("service.stations.geo")
 
 GEO_KEY = "stations:geo"
 REC_KEY = "stations:rec"
-READY_KEY = "stations:geo:ready"
+RECORD_FORMAT = 2
+READY_KEY = f"stations:geo:ready:v{RECORD_FORMAT}"
 LOCK_KEY = "stations:geo:lock"
 DIRTY_KEY = "stations:geo:dirty"
 
@@ -90,7 +96,7 @@ local minute = tonumber(ARGV[10])
 local limit = tonumber(ARGV[11])
 local margin = tonumber(ARGV[12])
 
--- record: "<mask>|<closure from>|<closure until>|<schedule>|<json>"; schedule "*" or seven
+-- record: "<mask>|<closure from>|<closure until>|<schedule>|<lat>|<lng>|<json>"; schedule "*" or seven
 -- ";"-separated days of "start-end" minute intervals, past-midnight tails already on the next day
 local function is_open(rec, p1)
   local p2 = string.find(rec, '|', p1 + 1, true)
@@ -124,6 +130,7 @@ while true do
   local bound = r - 2 * margin
   if full then bound = last - 2 * margin end
   local out = {n, count, n > 0 and hits[n][2] or '0', tostring(r)}
+  local dists = {}
   local sure = 0
   local i = 1
   while i <= n do
@@ -133,9 +140,11 @@ while true do
     local recs = redis.call('HMGET', KEYS[2], unpack(ids))
     for k = 1, #ids do
       local rec = recs[k]
+      local d = tonumber(hits[i + k - 1][2])
       if not rec then
         out[#out + 1] = ids[k]
         out[#out + 1] = ''
+        dists[#dists + 1] = d
       else
         local bar = string.find(rec, '|', 1, true)
         local ok = true
@@ -144,13 +153,23 @@ while true do
         if ok then
           out[#out + 1] = ids[k]
           out[#out + 1] = rec
-          if tonumber(hits[i + k - 1][2]) < bound then sure = sure + 1 end
+          dists[#dists + 1] = d
+          if d < bound then sure = sure + 1 end
         end
       end
     end
     i = j + 1
   end
-  if sure >= limit or (not full and r >= radius) then return out end
+  if sure >= limit or (not full and r >= radius) then
+    -- matches farther than the limit-th one by more than the rounding margins cannot be answered
+    if #dists > limit then
+      local cut = dists[limit] + 2 * margin
+      local keep = limit
+      while keep < #dists and dists[keep + 1] <= cut do keep = keep + 1 end
+      for k = #out, 5 + 2 * keep, -1 do out[k] = nil end
+    end
+    return out
+  end
   if full then
     -- more stations within r: fetch more, in proportion to how rarely they match
     local matched = (#out - 4) / 2
@@ -223,6 +242,15 @@ def _schedule(hours_text: str) -> str:
     return ";".join(",".join(f"{start}-{end}" for start, end in day) for day in compiled)
 
 
+@functools.lru_cache(maxsize=16384)
+def _compiled(schedule: str):
+    """The record prefix's schedule back in ``hours.compile_hours``' form (cached: schedules repeat)."""
+    if schedule == "*":
+        return None
+    return tuple(tuple(tuple(int(m) for m in span.split("-")) for span in day.split(",") if span)
+                 for day in schedule.split(";"))
+
+
 def _yyyymmdd(value: str | None, default: str) -> str:
     return value.replace("-", "") if value else default
 
@@ -230,20 +258,22 @@ def _yyyymmdd(value: str | None, default: str) -> str:
 def encode_record(name, address, lat, lng, phone, amenities, opening_hours, closure) -> str:
     """The compact record kept in Redis for one station.
 
-    ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<json>"``: the
-    prefix lets the search script filter amenities and opening hours without
-    decoding JSON; the JSON (name, address, lat, lng, phone, hours as JSON text,
-    closure) is what the answer is made of.
+    ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<lat>|<lng>|<json>"``:
+    the prefix lets the search script filter amenities and opening hours
+    without decoding JSON, and Python compute the distance; the JSON is the
+    answer's unchanging fields (name, address, lat, lng, amenities, opening
+    hours, phone, closure) rendered once, without its braces.
     """
-    hours_text = _dumps(hours.canonical(opening_hours))
+    hours_value = hours.canonical(opening_hours)
     closure = hours.canonical_closure(closure)
-    body = {"n": name, "a": address, "la": lat, "lo": lng, "p": phone, "h": hours_text}
+    mask = amenity_mask(amenities)
     if closure:
-        body["c"] = closure
         span = f"{_yyyymmdd(closure['from'], '00000101')}|{_yyyymmdd(closure['until'], '99991231')}"
     else:
         span = "|"
-    return f"{amenity_mask(amenities)}|{span}|{_schedule(hours_text)}|{_dumps(body)}"
+    body = _dumps({"name": name, "address": address, "lat": lat, "lng": lng, "amenities": amenities_of(mask),
+                   "opening_hours": hours_value, "phone": phone, "closure": closure})
+    return f"{mask}|{span}|{_schedule(_dumps(hours_value))}|{lat!r}|{lng!r}|{body[1:-1]}"
 
 
 def record_of(station) -> str:
@@ -254,7 +284,7 @@ def record_of(station) -> str:
 class Query:
     """One nearby question, with the moment of asking computed once."""
 
-    __slots__ = ("lat", "lng", "radius", "limit", "need", "open_now", "day", "weekday", "minute", "today")
+    __slots__ = ("lat", "lng", "radius", "limit", "need", "open_now", "weekday", "minute", "today")
 
     def __init__(self, lat: float, lng: float, radius_m: int, limit: int, amenities: Iterable[str] = (),
                  open_now: bool = False):
@@ -262,34 +292,21 @@ class Query:
         self.need = amenity_mask(amenities)
         self.open_now = open_now
         day, self.weekday, self.minute = hours.moment(clock.local_now())
-        self.day = day.isoformat()
         self.today = int(day.strftime("%Y%m%d"))
 
-    def _is_open(self, hours_text: str, closure) -> tuple[object, bool]:
-        value, compiled = hours.compiled_from_text(hours_text)
-        if closure:
-            start, until = closure.get("from"), closure.get("until")
-            if (not start or start <= self.day) and (not until or self.day <= until):
-                return value, False
-        return value, hours.open_at_minute(compiled, self.weekday, self.minute)
-
     def match(self, station_id: int, text: str):
-        """(distance, id, item) when the record answers the question, else None."""
-        mask_text, _, _, _, body_text = text.split("|", 4)
-        mask = int(mask_text)
-        if mask & self.need != self.need:
+        """(distance, id, item as JSON text) when the record answers the question, else None."""
+        mask_text, closed_from, closed_until, schedule, lat, lng, body = text.split("|", 6)
+        if int(mask_text) & self.need != self.need:
             return None
-        body = json.loads(body_text)
-        dist = haversine_m(self.lat, self.lng, body["la"], body["lo"])
+        dist = haversine_m(self.lat, self.lng, float(lat), float(lng))
         if dist > self.radius:
             return None
-        closure = body.get("c")
-        value, open_now = self._is_open(body["h"], closure)
+        open_now = (not (closed_from and int(closed_from) <= self.today <= int(closed_until))
+                    and hours.open_at_minute(_compiled(schedule), self.weekday, self.minute))
         if self.open_now and not open_now:
             return None
-        item = {"id": station_id, "name": body["n"], "address": body["a"], "lat": body["la"],
-                "lng": body["lo"], "distance_m": int(round(dist)), "amenities": amenities_of(mask),
-                "open_now": open_now, "opening_hours": value, "phone": body["p"], "closure": closure}
+        item = f'{{"id":{station_id},"distance_m":{round(dist)},"open_now":{"true" if open_now else "false"},{body}}}'
         return dist, station_id, item
 
     @property
@@ -304,29 +321,26 @@ def _client() -> redis.Redis:
 
 
 def _scripts():
+    """This process' replay state: ids whose index update failed, and the background rebuild."""
     state = current_app.extensions.get("stations_geo")
     if state is None:
         state = current_app.extensions["stations_geo"] = {"pending": set(), "lock": threading.Lock(),
                                                           "thread": None}
-    client = _client()
-    if state.get("client") is not client:
-        state["client"] = client
-        state["search"] = client.register_script(_SEARCH_LUA)
-        state["write"] = client.register_script(_WRITE_LUA)
     return state
 
 
-def search(q: Query) -> list[dict]:
-    """Nearest stations from the Redis index.  Raises IndexMissing (or a RedisError)."""
+def search(q: Query) -> list[str]:
+    """Nearest stations from the Redis index, each as JSON text.  Raises IndexMissing (or a RedisError)."""
     state = _scripts()
     if state["pending"]:
         _retry_pending(state)
+    script = redis_store.script(_SEARCH_LUA)
     if abs(q.lat) > GEO_LAT_MAX:
         raise IndexMissing()  # Redis cannot search from there; the database can
     first_radius = min(q.radius, FIRST_RADIUS_M)
     count = q.limit + 8 if not q.filtered else max(q.limit * 4, 128)
     while True:
-        raw = state["search"](
+        raw = script(
             keys=[GEO_KEY, REC_KEY, READY_KEY],
             args=[q.lng, q.lat, q.radius, first_radius, count, q.need, int(q.open_now), q.today, q.weekday,
                   q.minute, q.limit, MARGIN_M])
@@ -356,7 +370,7 @@ def search(q: Query) -> list[dict]:
         first_radius, count = q.radius, count * 4  # rare: the script's estimate fell short
 
 
-def search_database(q: Query) -> list[dict]:
+def search_database(q: Query) -> list[str]:
     """The same answer as ``search``, from the database (a bounding box, then exact distances)."""
     dlat = math.degrees(q.radius / EARTH_RADIUS_M) * 1.01 + 1e-6
     conditions = [Station.deleted_at.is_(None), Station.lat >= q.lat - dlat, Station.lat <= q.lat + dlat]
@@ -387,8 +401,7 @@ def search_database(q: Query) -> list[dict]:
 # --- keeping the index in step -----------------------------------------------------
 
 def _write(args: list, pipe=None) -> None:
-    state = _scripts()
-    state["write"](keys=[GEO_KEY, REC_KEY, LOCK_KEY, DIRTY_KEY], args=args, client=pipe)
+    redis_store.script(_WRITE_LUA)(keys=[GEO_KEY, REC_KEY, LOCK_KEY, DIRTY_KEY], args=args, client=pipe)
 
 
 def upsert(stations: Iterable) -> None:
@@ -439,10 +452,7 @@ def sync_ids(ids: Iterable[int]) -> None:
 
 def _remember(ids: list[int], err: Exception) -> None:
     log.error("station index update failed (%s); %d id(s) will be replayed", type(err).__name__, len(ids))
-    try:
-        state = _scripts()
-    except redis.RedisError:  # pragma: no cover - register_script does no I/O
-        return
+    state = _scripts()
     with state["lock"]:
         state["pending"].update(ids)
 

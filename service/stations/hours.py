@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -134,13 +133,6 @@ def compile_hours(value) -> tuple[tuple[tuple[int, int], ...], ...] | None:
                 days[index].append((start, 1440))
                 days[(index + 1) % 7].append((0, end))
     return tuple(tuple(sorted(d)) for d in days)
-
-
-@lru_cache(maxsize=16384)
-def compiled_from_text(text: str):
-    """``(value, compiled)`` of hours kept as JSON text (the Redis record's form); cached."""
-    value = json.loads(text)
-    return value, compile_hours(value)
 
 
 def open_at_minute(compiled, weekday: int, minute: int) -> bool:

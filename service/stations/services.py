@@ -43,8 +43,8 @@ STATION_FIELDS = ("code", "name", "address", "lat", "lng", "phone", "amenities",
 
 # --- reading ---------------------------------------------------------------------
 
-def find_nearby(args: dict) -> tuple[list[dict], str]:
-    """Nearest stations first within ``radius_m`` → (items, source).
+def find_nearby(args: dict) -> tuple[list[str], str]:
+    """Nearest stations first within ``radius_m`` → (items as JSON texts, source).
 
     Served from the Redis index (no database query).  When the index is
     missing it is rebuilt (one process, under a Redis lock) and this answer

@@ -1,14 +1,13 @@
 """Outdoor-worker rest stations (SPEC section 5): HTTP only."""
 from __future__ import annotations
 
-from flask import g, request
-from flask_smorest import Blueprint
+from flask import Response, g, request
 from marshmallow import ValidationError
 
 from service.auth.permissions import require_staff, require_worker
 from service.common.http import config_limit, large_upload
 from service.errors import ValidationFailed
-from service.extensions import client_address_key, limiter
+from service.extensions import Blueprint, client_address_key, limiter
 from service.stations import importer, services
 from service.stations.schemas import (AdminStationArgs, ImportFileSchema, ImportFormSchema, ImportResultSchema,
                                       NearbyArgs, NearbyResultSchema, ReportAdminPageSchema, ReportAdminSchema,
@@ -28,7 +27,9 @@ STAFF = ("station_manager",)
 def nearby(args):
     """附近的驿站（由近及远，可按设施和是否正在开放筛选）"""
     items, source = services.find_nearby(args)
-    return {"items": items}, {"X-Stations-Source": source}
+    # Each item is JSON rendered from the index record (NearbyResultSchema documents it).
+    return Response(f'{{"items":[{",".join(items)}]}}', mimetype="application/json",
+                    headers={"X-Stations-Source": source})
 
 
 @blp.route("/stations", methods=["GET"])

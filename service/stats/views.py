@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from service.auth.permissions import require_staff
 from service.common.excel import xlsx_response
 from service.common.schemas import OutSchema, QuerySchema
+from service.extensions import Blueprint
 from service.stats import services
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from service.common import clock
+from service.stations import geo
 from tests.helpers import bearer, error_code, staff_token
 from tests.stations.support import CENTRE, create, csv_upload, import_file, nearby, offset
 
@@ -165,8 +166,6 @@ def test_when_redis_is_unreachable_the_database_answers(app, client, admin, monk
 
 def test_a_large_index_is_rebuilt_in_the_background_while_the_database_answers(app, client, admin,
                                                                                monkeypatch, redis_client):
-    from service.stations import geo
-
     for n in range(3):
         create(client, admin, f"B{n}", east_m=100 * (n + 1))
     monkeypatch.setitem(app.config, "STATIONS_INLINE_REBUILD_MAX", 0)
@@ -177,7 +176,7 @@ def test_a_large_index_is_rebuilt_in_the_background_while_the_database_answers(a
     again = nearby(client)
     assert again.headers["X-Stations-Source"] == "index"
     assert again.data == resp.data
-    assert redis_client.exists("stations:geo:ready")
+    assert redis_client.exists(geo.READY_KEY)
 
 
 def test_the_reindex_command_builds_the_index(app, client, admin, redis_client):
@@ -284,7 +283,7 @@ def test_open_now_from_the_index_agrees_with_the_hours_rules_at_the_edges(app, c
             from_index = nearby(client, open_now="true", limit=50)
             assert from_index.headers["X-Stations-Source"] == "index"
             assert sorted(i["name"][2:] for i in from_index.get_json()["items"]) == expected, moment
-            redis_client.delete("stations:geo:ready")
+            redis_client.delete(geo.READY_KEY)
             from_db = nearby(client, open_now="true", limit=50)
             assert from_db.headers["X-Stations-Source"] == "database"
             assert from_db.data == from_index.data, moment
