@@ -3,8 +3,10 @@
 Keys (one Redis database, ``noeviction`` expected):
 
 - ``stations:geo``        GEO set, member = station id;
-- ``stations:rec``        hash, station id → ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<lat>|<lng>|<JSON>"``
-                          (JSON: the answer's fields that never change between queries, rendered once);
+- ``stations:flt``        hash, station id → ``"<amenity mask>|<closure from>|<closure until>|<schedule>"``,
+                          what the filters need (schedule: ``hours.compile_hours``' output as text);
+- ``stations:rec``        hash, station id → ``"<lat>|<lng>|<JSON>"`` (JSON: the answer's fields that never
+                          change between queries, rendered once);
 - ``stations:geo:ready:v<RECORD_FORMAT>``  marker written after a complete build; missing = index
                           missing (a new record format brings a new marker name, so the first search
                           after such a deploy rebuilds the index);
@@ -12,26 +14,26 @@ Keys (one Redis database, ``noeviction`` expected):
 - ``stations:geo:dirty``  ids written while a rebuild runs, replayed after it.
 
 Hot path (``search``): normally ONE round trip (EVALSHA).  The script checks
-the marker, runs ``GEOSEARCH … BYRADIUS r m ASC COUNT n WITHDIST``, fetches the
-records with ``HMGET`` and keeps those having every wanted amenity (bitmask)
-and, for ``open_now``, open at this minute (closure dates and a precompiled
-weekly schedule in the record's prefix) — so non-matching stations never leave
-Redis.  While fewer than ``limit`` matches are certainly nearest it searches
-again inside the same script: with ``COUNT`` ×4 when the last search was cut
-by ``COUNT``, else with the radius doubled (it starts at 1 km, capped at the
-asked radius), until the asked radius is exhausted.  GEOSEARCH costs in
-proportion to the stations inside its radius whatever ``COUNT`` is, so the
-radius ramp keeps a 50 km search in a dense city as cheap as the nearest
-kilometre allows.  Before answering it drops the matches lying clearly beyond
-the ``limit``-th one.  Python then computes the exact distance (haversine on the
-stored coordinates, the formula and earth radius Redis uses), re-checks the
-filters (the schedule is ``hours.compile_hours``' output), sorts by
+the marker, runs ``GEOSEARCH … BYRADIUS r m ASC COUNT n WITHDIST`` and, when
+the question filters, reads the short filter entries and keeps the stations
+having every wanted amenity (bitmask) and, for ``open_now``, open at this
+minute — so non-matching stations never leave Redis.  While fewer than
+``limit`` matches are certainly nearest it searches again inside the same
+script: with a larger ``COUNT`` when the last search was cut by ``COUNT``,
+else with the radius grown by the expected shortfall (matches grow with the
+area; it starts at 1 km, capped at the asked radius), until the asked radius
+is exhausted.  GEOSEARCH costs in proportion to the stations inside its radius
+whatever ``COUNT`` is, so the ramp keeps a 50 km search in a dense city as
+cheap as the nearest kilometre allows.  Only then does it read the records of
+the matches it answers with (those clearly beyond the ``limit``-th dropped).
+Python computes the exact distance (haversine on the stored coordinates, the
+formula and earth radius Redis uses), re-checks the filters, sorts by
 (distance, id), and writes each item as the record's pre-rendered JSON plus
 ``id``, ``distance_m`` and ``open_now`` — no JSON is parsed and no schema runs
 per request.  Should its own certainty check fail it calls the script again
 with a larger ``COUNT``.  No database query on the hot path.
 
-The database path (``search_database``) builds the same records from a
+The database path (``search_database``) builds the same entries from a
 bounding-box query and goes through the same matching and sorting code, so
 both answers are identical (same order, same integer distances).
 
@@ -63,8 +65,9 @@ from service.stations import hours
 log = logging.getLogger("service.stations.geo")
 
 GEO_KEY = "stations:geo"
+FLT_KEY = "stations:flt"
 REC_KEY = "stations:rec"
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 READY_KEY = f"stations:geo:ready:v{RECORD_FORMAT}"
 LOCK_KEY = "stations:geo:lock"
 DIRTY_KEY = "stations:geo:dirty"
@@ -72,7 +75,7 @@ DIRTY_KEY = "stations:geo:dirty"
 EARTH_RADIUS_M = 6372797.560856  # Redis' geohash_helper.c constant
 GEO_LAT_MAX = 85.05112878        # Redis GEO latitude limit (Web Mercator)
 MARGIN_M = 1.0                   # > Redis' 52-bit geohash quantisation error (~0.35 m)
-FIRST_RADIUS_M = 1000            # the search starts here and doubles up to the asked radius
+FIRST_RADIUS_M = 1000            # the search starts here and grows up to the asked radius
 LOCK_SECONDS = 120
 BUILD_BATCH = 5000
 WRITE_CHUNK = 1000
@@ -80,11 +83,11 @@ WRITE_CHUNK = 1000
 AMENITY_BITS = {code: 1 << i for i, code in enumerate(AMENITIES)}
 
 _SEARCH_LUA = """
--- KEYS: geo set, records hash, ready marker
+-- KEYS: geo set, filter hash, records hash, ready marker
 -- ARGV: lng, lat, radius_m, first radius_m, first count, amenity mask, open flag, today (YYYYMMDD),
 --       weekday (0 = Monday), minute of day, limit, margin_m
--- → false when the index is missing, else {scanned, count, last distance, radius, id, record, ...}
-if redis.call('EXISTS', KEYS[3]) == 0 then return false end
+-- → false when the index is missing, else {scanned, count, last distance, radius, id, filter, record, ...}
+if redis.call('EXISTS', KEYS[4]) == 0 then return false end
 local radius = tonumber(ARGV[3])
 local r = tonumber(ARGV[4])
 local count = tonumber(ARGV[5])
@@ -95,28 +98,39 @@ local weekday = tonumber(ARGV[9])
 local minute = tonumber(ARGV[10])
 local limit = tonumber(ARGV[11])
 local margin = tonumber(ARGV[12])
+local filtered = need ~= 0 or want_open
 
--- record: "<mask>|<closure from>|<closure until>|<schedule>|<lat>|<lng>|<json>"; schedule "*" or seven
+-- filter entry: "<mask>|<closure from>|<closure until>|<schedule>"; schedule "*" or seven
 -- ";"-separated days of "start-end" minute intervals, past-midnight tails already on the next day
-local function is_open(rec, p1)
-  local p2 = string.find(rec, '|', p1 + 1, true)
-  local p3 = string.find(rec, '|', p2 + 1, true)
-  local p4 = string.find(rec, '|', p3 + 1, true)
+local function matches(f)
+  local p1 = string.find(f, '|', 1, true)
+  if need ~= 0 and bit.band(tonumber(string.sub(f, 1, p1 - 1)), need) ~= need then return false end
+  if not want_open then return true end
+  local p2 = string.find(f, '|', p1 + 1, true)
+  local p3 = string.find(f, '|', p2 + 1, true)
   if p2 > p1 + 1 then
-    local cf = tonumber(string.sub(rec, p1 + 1, p2 - 1))
-    local cu = tonumber(string.sub(rec, p2 + 1, p3 - 1))
+    local cf = tonumber(string.sub(f, p1 + 1, p2 - 1))
+    local cu = tonumber(string.sub(f, p2 + 1, p3 - 1))
     if today >= cf and today <= cu then return false end
   end
-  local sched = string.sub(rec, p3 + 1, p4 - 1)
+  local sched = string.sub(f, p3 + 1)
   if sched == '*' then return true end
   local pos = 1
   for _ = 1, weekday do pos = string.find(sched, ';', pos, true) + 1 end
   local stop = string.find(sched, ';', pos, true) or (#sched + 1)
-  local day = string.sub(sched, pos, stop - 1)
-  for s, e in string.gmatch(day, '(%d+)-(%d+)') do
+  for s, e in string.gmatch(string.sub(sched, pos, stop - 1), '(%d+)-(%d+)') do
     if minute >= tonumber(s) and minute < tonumber(e) then return true end
   end
   return false
+end
+
+local function read(key, ids, from, to)
+  local got = {}
+  for i = from, to, 500 do
+    local part = redis.call('HMGET', key, unpack(ids, i, math.min(i + 499, to)))
+    for k = 1, #part do got[#got + 1] = part[k] end
+  end
+  return got
 end
 
 while true do
@@ -129,70 +143,74 @@ while true do
   -- matches nearer than this are certainly among the nearest (a safety margin for geohash rounding)
   local bound = r - 2 * margin
   if full then bound = last - 2 * margin end
-  local out = {n, count, n > 0 and hits[n][2] or '0', tostring(r)}
-  local dists = {}
-  local sure = 0
-  local i = 1
-  while i <= n do
-    local j = math.min(i + 499, n)
-    local ids = {}
-    for k = i, j do ids[#ids + 1] = hits[k][1] end
-    local recs = redis.call('HMGET', KEYS[2], unpack(ids))
-    for k = 1, #ids do
-      local rec = recs[k]
-      local d = tonumber(hits[i + k - 1][2])
-      if not rec then
-        out[#out + 1] = ids[k]
-        out[#out + 1] = ''
-        dists[#dists + 1] = d
-      else
-        local bar = string.find(rec, '|', 1, true)
-        local ok = true
-        if need ~= 0 then ok = bit.band(tonumber(string.sub(rec, 1, bar - 1)), need) == need end
-        if ok and want_open then ok = is_open(rec, bar) end
-        if ok then
-          out[#out + 1] = ids[k]
-          out[#out + 1] = rec
-          dists[#dists + 1] = d
-          if d < bound then sure = sure + 1 end
-        end
+  local ids, dists, flts = {}, {}, {}
+  for k = 1, n do ids[k] = hits[k][1] end
+  if filtered and n > 0 then
+    local all = read(KEYS[2], ids, 1, n)
+    local kept = {}
+    for k = 1, n do
+      -- a missing entry is passed on: Python then drops the ready marker
+      if not all[k] or matches(all[k]) then
+        kept[#kept + 1] = ids[k]
+        dists[#dists + 1] = tonumber(hits[k][2])
+        flts[#flts + 1] = all[k]
       end
     end
-    i = j + 1
+    ids = kept
+  else
+    for k = 1, n do dists[k] = tonumber(hits[k][2]) end
   end
+  local sure = 0
+  for k = 1, #dists do if dists[k] < bound then sure = sure + 1 end end
   if sure >= limit or (not full and r >= radius) then
     -- matches farther than the limit-th one by more than the rounding margins cannot be answered
-    if #dists > limit then
+    local keep = #ids
+    if keep > limit then
       local cut = dists[limit] + 2 * margin
-      local keep = limit
-      while keep < #dists and dists[keep + 1] <= cut do keep = keep + 1 end
-      for k = #out, 5 + 2 * keep, -1 do out[k] = nil end
+      keep = limit
+      while keep < #ids and dists[keep + 1] <= cut do keep = keep + 1 end
+    end
+    local out = {n, count, n > 0 and hits[n][2] or '0', tostring(r)}
+    if keep > 0 then
+      if not filtered then flts = read(KEYS[2], ids, 1, keep) end
+      local recs = read(KEYS[3], ids, 1, keep)
+      for k = 1, keep do
+        out[#out + 1] = ids[k]
+        out[#out + 1] = flts[k] or ''
+        out[#out + 1] = recs[k] or ''
+      end
     end
     return out
   end
   if full then
     -- more stations within r: fetch more, in proportion to how rarely they match
-    local matched = (#out - 4) / 2
-    count = math.max(count * 4, math.ceil(count * (limit + 1) / math.max(matched, 0.5)))
+    count = math.max(count * 4, math.ceil(count * (limit + 1) / math.max(#ids, 0.5)))
   else
-    r = math.min(radius, r * 2)
+    -- grow the radius by the expected shortfall (matches grow with the area), ×1.5 to ×4
+    local grow = 2
+    if #ids > 0 then grow = math.sqrt((limit + 1) / #ids) * 1.25 end
+    r = math.min(radius, r * math.max(1.5, math.min(4, grow)))
   end
 end
 """
 
 _WRITE_LUA = """
-local building = redis.call('EXISTS', KEYS[3]) == 1
+-- KEYS: geo set, filter hash, records hash, rebuild lock, dirty set
+-- ARGV: "u", (id, lng, lat, filter, record)... | "d", id...
+local building = redis.call('EXISTS', KEYS[4]) == 1
 if ARGV[1] == 'u' then
-  for i = 2, #ARGV, 4 do
+  for i = 2, #ARGV, 5 do
     redis.call('GEOADD', KEYS[1], ARGV[i + 1], ARGV[i + 2], ARGV[i])
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 3])
-    if building then redis.call('SADD', KEYS[4], ARGV[i]) end
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 4])
+    if building then redis.call('SADD', KEYS[5], ARGV[i]) end
   end
 else
   for i = 2, #ARGV do
     redis.call('ZREM', KEYS[1], ARGV[i])
     redis.call('HDEL', KEYS[2], ARGV[i])
-    if building then redis.call('SADD', KEYS[4], ARGV[i]) end
+    redis.call('HDEL', KEYS[3], ARGV[i])
+    if building then redis.call('SADD', KEYS[5], ARGV[i]) end
   end
 end
 if building then return 1 end
@@ -255,14 +273,14 @@ def _yyyymmdd(value: str | None, default: str) -> str:
     return value.replace("-", "") if value else default
 
 
-def encode_record(name, address, lat, lng, phone, amenities, opening_hours, closure) -> str:
-    """The compact record kept in Redis for one station.
+def encode_record(name, address, lat, lng, phone, amenities, opening_hours, closure) -> tuple[str, str]:
+    """The two index entries of one station: ``(filter, record)``.
 
-    ``"<amenity mask>|<closure from>|<closure until>|<schedule>|<lat>|<lng>|<json>"``:
-    the prefix lets the search script filter amenities and opening hours
-    without decoding JSON, and Python compute the distance; the JSON is the
-    answer's unchanging fields (name, address, lat, lng, amenities, opening
-    hours, phone, closure) rendered once, without its braces.
+    ``filter`` is ``"<amenity mask>|<closure from>|<closure until>|<schedule>"``,
+    all the search script reads to filter; ``record`` is
+    ``"<lat>|<lng>|<json>"``, the JSON being the answer's unchanging fields
+    (name, address, lat, lng, amenities, opening hours, phone, closure)
+    rendered once, without its braces.
     """
     hours_value = hours.canonical(opening_hours)
     closure = hours.canonical_closure(closure)
@@ -273,10 +291,10 @@ def encode_record(name, address, lat, lng, phone, amenities, opening_hours, clos
         span = "|"
     body = _dumps({"name": name, "address": address, "lat": lat, "lng": lng, "amenities": amenities_of(mask),
                    "opening_hours": hours_value, "phone": phone, "closure": closure})
-    return f"{mask}|{span}|{_schedule(_dumps(hours_value))}|{lat!r}|{lng!r}|{body[1:-1]}"
+    return f"{mask}|{span}|{_schedule(_dumps(hours_value))}", f"{lat!r}|{lng!r}|{body[1:-1]}"
 
 
-def record_of(station) -> str:
+def record_of(station) -> tuple[str, str]:
     return encode_record(station.name, station.address, station.lat, station.lng, station.phone,
                          station.amenities, station.opening_hours, station.closure)
 
@@ -294,9 +312,10 @@ class Query:
         day, self.weekday, self.minute = hours.moment(clock.local_now())
         self.today = int(day.strftime("%Y%m%d"))
 
-    def match(self, station_id: int, text: str):
-        """(distance, id, item as JSON text) when the record answers the question, else None."""
-        mask_text, closed_from, closed_until, schedule, lat, lng, body = text.split("|", 6)
+    def match(self, station_id: int, entries: tuple[str, str]):
+        """(distance, id, item as JSON text) when the station answers the question, else None."""
+        mask_text, closed_from, closed_until, schedule = entries[0].split("|", 3)
+        lat, lng, body = entries[1].split("|", 2)
         if int(mask_text) & self.need != self.need:
             return None
         dist = haversine_m(self.lat, self.lng, float(lat), float(lng))
@@ -341,20 +360,19 @@ def search(q: Query) -> list[str]:
     count = q.limit + 8 if not q.filtered else max(q.limit * 4, 128)
     while True:
         raw = script(
-            keys=[GEO_KEY, REC_KEY, READY_KEY],
+            keys=[GEO_KEY, FLT_KEY, REC_KEY, READY_KEY],
             args=[q.lng, q.lat, q.radius, first_radius, count, q.need, int(q.open_now), q.today, q.weekday,
                   q.minute, q.limit, MARGIN_M])
         if raw is None:
             raise IndexMissing()
         scanned, count, last, searched = int(raw[0]), int(raw[1]), float(raw[2]), float(raw[3])
         found = []
-        for i in range(4, len(raw), 2):
-            text = raw[i + 1]
-            if not text:
-                log.error("station record missing from the index; dropping the ready marker")
+        for i in range(4, len(raw), 3):
+            if not raw[i + 1] or not raw[i + 2]:
+                log.error("station entry missing from the index; dropping the ready marker")
                 _client().delete(READY_KEY)
                 raise IndexMissing()
-            hit = q.match(int(raw[i]), text.decode() if isinstance(text, bytes) else text)
+            hit = q.match(int(raw[i]), (raw[i + 1].decode(), raw[i + 2].decode()))
             if hit is not None:
                 found.append(hit)
         found.sort(key=lambda h: (h[0], h[1]))
@@ -401,7 +419,7 @@ def search_database(q: Query) -> list[str]:
 # --- keeping the index in step -----------------------------------------------------
 
 def _write(args: list, pipe=None) -> None:
-    redis_store.script(_WRITE_LUA)(keys=[GEO_KEY, REC_KEY, LOCK_KEY, DIRTY_KEY], args=args, client=pipe)
+    redis_store.script(_WRITE_LUA)(keys=[GEO_KEY, FLT_KEY, REC_KEY, LOCK_KEY, DIRTY_KEY], args=args, client=pipe)
 
 
 def upsert(stations: Iterable) -> None:
@@ -418,7 +436,7 @@ def upsert(stations: Iterable) -> None:
         for start in range(0, len(stations), WRITE_CHUNK):
             args: list = ["u"]
             for s in stations[start:start + WRITE_CHUNK]:
-                args += [s.id, s.lng, s.lat, record_of(s)]
+                args += [s.id, s.lng, s.lat, *record_of(s)]
             _write(args, pipe)
         pipe.execute()
     except redis.RedisError as err:
@@ -499,29 +517,31 @@ def rebuild() -> int:
     if not lock.acquire(blocking=False):
         raise RebuildBusy()
     tag = uuid.uuid4().hex[:12]
-    tmp_geo, tmp_rec = f"{GEO_KEY}:build:{tag}", f"{REC_KEY}:build:{tag}"
+    tmp_geo, tmp_flt, tmp_rec = (f"{key}:build:{tag}" for key in (GEO_KEY, FLT_KEY, REC_KEY))
     try:
         client.delete(DIRTY_KEY)
         count = 0
         for rows in _iter_live_batches():
             pipe = client.pipeline(transaction=False)
             values: list = []
-            mapping = {}
+            filters, records = {}, {}
             for r in rows:
                 values += [r.lng, r.lat, r.id]
-                mapping[r.id] = encode_record(r.name, r.address, r.lat, r.lng, r.phone, r.amenities,
-                                              r.opening_hours, r.closure)
+                filters[r.id], records[r.id] = encode_record(r.name, r.address, r.lat, r.lng, r.phone,
+                                                             r.amenities, r.opening_hours, r.closure)
             pipe.execute_command("GEOADD", tmp_geo, *values)
-            pipe.hset(tmp_rec, mapping=mapping)
+            pipe.hset(tmp_flt, mapping=filters)
+            pipe.hset(tmp_rec, mapping=records)
             pipe.execute()
             count += len(rows)
             lock.reacquire()
         pipe = client.pipeline(transaction=True)
         if count:
             pipe.rename(tmp_geo, GEO_KEY)
+            pipe.rename(tmp_flt, FLT_KEY)
             pipe.rename(tmp_rec, REC_KEY)
         else:
-            pipe.delete(GEO_KEY, REC_KEY)
+            pipe.delete(GEO_KEY, FLT_KEY, REC_KEY)
         pipe.execute()
         _replay_dirty(client)
         client.set(READY_KEY, _dumps({"built_at": clock.isoformat(clock.now()), "count": count}))
@@ -530,7 +550,7 @@ def rebuild() -> int:
         return count
     finally:
         try:
-            client.delete(tmp_geo, tmp_rec)
+            client.delete(tmp_geo, tmp_flt, tmp_rec)
             lock.release()
         except redis.RedisError:  # lock expired or Redis gone: nothing to release
             pass
