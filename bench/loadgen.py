@@ -168,8 +168,10 @@ def post_json(path: str, payload, label: str | None = None, headers: dict | None
     return ("POST", path, h, json.dumps(payload).encode(), label or path)
 
 
-def format_row(name: str, s: dict, floor_rps: float | None = None) -> str:
-    ratio = f"{s['rps'] / floor_rps:.2f}" if floor_rps else "-"
+def format_row(name: str, s: dict, floor_rps: float | None = None, ratio: float | None = None) -> str:
+    if ratio is None and floor_rps:
+        ratio = s["rps"] / floor_rps
+    ratio = f"{ratio:.2f}" if ratio is not None else "-"
     p50 = f"{s['p50_ms']:.1f}" if s.get("p50_ms") is not None else "-"
     p95 = f"{s['p95_ms']:.1f}" if s.get("p95_ms") is not None else "-"
     p99 = f"{s['p99_ms']:.1f}" if s.get("p99_ms") is not None else "-"
