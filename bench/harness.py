@@ -120,6 +120,64 @@ class Stack:
         return {c.pid: c.memory_info().rss / 2**20 for c in master.children()}
 
 
+class CpuMeter:
+    """CPU time per request of each part of the stack during one run, in ms.
+
+    Throughput on shared cores drifts with the machine; the CPU a request
+    costs each process drifts much less, so it is printed beside the figures:
+    ``with CpuMeter(stack) as cpu: … ; cpu.per_request(n)``.  Processes that
+    start during the run (new PostgreSQL backends) count from zero.
+    """
+
+    def __init__(self, stack: "Stack"):
+        self.stack = stack
+
+    def _groups(self) -> dict[str, list]:
+        import psutil
+
+        groups: dict[str, list] = {"gunicorn": [], "redis": [], "postgres": [], "load generator": [psutil.Process()]}
+        if self.stack.gunicorn:
+            master = psutil.Process(self.stack.gunicorn.pid)
+            groups["gunicorn"] = [master, *master.children()]
+        groups["redis"] = [psutil.Process(self.stack.redis_server.proc.pid)]
+        try:
+            postmaster = psutil.Process(int(Path(self.stack.pg.data, "postmaster.pid").read_text().split()[0]))
+            groups["postgres"] = [postmaster, *postmaster.children()]
+        except (OSError, ValueError, psutil.Error):
+            pass
+        return groups
+
+    def _times(self) -> dict[str, dict[int, float]]:
+        import psutil
+
+        out: dict[str, dict[int, float]] = {}
+        for name, procs in self._groups().items():
+            out[name] = {}
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    out[name][p.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
+        return out
+
+    def __enter__(self):
+        self.before = self._times()
+        return self
+
+    def __exit__(self, *exc):
+        self.after = self._times()
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        n = max(requests, 1)
+        return {name: sum(t - self.before.get(name, {}).get(pid, 0.0) for pid, t in pids.items()) / n * 1000
+                for name, pids in self.after.items()}
+
+    @staticmethod
+    def format(per: dict[str, float]) -> str:
+        return ", ".join(f"{name} {ms:.2f}" for name, ms in per.items()) + f" (all {sum(per.values()):.2f})"
+
+
 class RssSampler:
     """Samples the workers' RSS in a thread; ``peak`` per worker at the end."""
 

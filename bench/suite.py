@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import data, loadgen  # noqa: E402
-from bench.harness import RssSampler, Stack, machine  # noqa: E402
+from bench.harness import CpuMeter, RssSampler, Stack, machine  # noqa: E402
 
 CONC = 16
 OUT: list[str] = []
@@ -72,6 +72,19 @@ def row(name: str, summary: dict, floor_rps: float, ratio: float | None = None) 
     say(loadgen.format_row(name, summary, floor_rps, ratio))
 
 
+def settle(stack: Stack) -> None:
+    """Let PostgreSQL write out what seeding left behind before anything is measured."""
+    from sqlalchemy import text
+
+    from models import db
+
+    with stack.app.app_context():
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("CHECKPOINT"))
+            conn.execute(text("VACUUM ANALYZE"))
+    time.sleep(3)
+
+
 def paired(stack: Stack, make, duration: float, rounds: int = 3) -> tuple[dict, float, list[float], list[float]]:
     """The endpoint measured in ``rounds`` runs, each right after a /livez run of the same length.
 
@@ -82,9 +95,14 @@ def paired(stack: Stack, make, duration: float, rounds: int = 3) -> tuple[dict, 
     """
     runs = []
     for _ in range(rounds):
-        fl = floor(stack, duration / rounds)["rps"]
-        s = loadgen.run(stack.url, make, concurrency=CONC, duration=duration / rounds, warmup=1).summary()
-        runs.append((s["rps"] / fl, s, fl))
+        with CpuMeter(stack) as floor_cpu:
+            fl = floor(stack, duration / rounds)
+        with CpuMeter(stack) as cpu:
+            s = loadgen.run(stack.url, make, concurrency=CONC, duration=duration / rounds, warmup=1).summary()
+        # the warm-up's requests are not in s["requests"]: count them at the run's rate
+        s["cpu"] = cpu.per_request(int(s["requests"] * (1 + 1 / (duration / rounds))))
+        s["floor_cpu"] = floor_cpu.per_request(int(fl["requests"] * (1 + 1 / (duration / rounds))))
+        runs.append((s["rps"] / fl["rps"], s, fl["rps"]))
     runs.sort(key=lambda r: r[0])
     ratio, summary, _ = runs[len(runs) // 2]
     return summary, ratio, [r[0] for r in runs], [r[2] for r in runs]
@@ -110,12 +128,16 @@ def scenario_nearby(stack: Stack, fl: dict, args) -> None:
             bulk_load(data.station_records(loaded, target - loaded), chunk_size=20_000)
         load_s = time.perf_counter() - t0
         loaded = target
+        settle(stack)
         rng = random.Random(3)
         queries = [data.nearby_query(rng) for _ in range(5000)]
         loadgen.run(stack.url, lambda i: loadgen.get(queries[i % len(queries)]), concurrency=CONC, duration=2)
         s, ratio, ratios, floors = paired(stack, lambda i: loadgen.get(queries[i % len(queries)], "nearby"),
                                           args.duration)
         row(f"nearby @ {target:,} stations (loaded in {load_s:.0f} s)", s, None, ratio)
+        say(f"\nCPU ms per request — nearby: {CpuMeter.format(s['cpu'])}; /livez beside it: "
+            f"{CpuMeter.format(s['floor_cpu'])}; ratio of the totals "
+            f"{sum(s['floor_cpu'].values()) / sum(s['cpu'].values()):.2f}\n")
         curve.append((target, s, ratio, ratios, floors))
     say("\nScale curve (p50 must stay flat); each ratio is the median of three runs, each paired with a "
         "/livez run just before it:\n")
@@ -148,15 +170,23 @@ def scenario_checkin(stack: Stack, fl: dict, args) -> None:
 
     say(f"\n## Breakfast check-in morning peak: {n_workers:,} roster workers, {n_points} points, 16 connections\n")
     say(loadgen.TABLE_HEAD)
-    # Each scan can be made once, so the floor is measured just before and just after instead.
-    before = floor(stack, 5)["rps"]
-    res = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=n_workers)
+    # Each scan can be made once, so the floor is measured just before and just after instead,
+    # once the seeding's writes have been checkpointed (they would slow the first floor down).
+    settle(stack)
+    with CpuMeter(stack) as floor_cpu:
+        fl_before = floor(stack, 5)
+    before = fl_before["rps"]
+    with CpuMeter(stack) as cpu:
+        res = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=n_workers)
     after = floor(stack, 5)["rps"]
     local = (before + after) / 2
     row(f"POST /breakfast/checkins (first scan; /livez {before:.0f} before, {after:.0f} after)", res.summary(),
         local)
     again = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=min(n_workers, 3000))
     row("POST /breakfast/checkins (second scan → 409)", again.summary(), local)
+    per, per_floor = cpu.per_request(n_workers), floor_cpu.per_request(int(fl_before["requests"] * 1.2))
+    say(f"\nCPU ms per first scan: {CpuMeter.format(per)}; /livez before it: {CpuMeter.format(per_floor)}; "
+        f"ratio of the totals {sum(per_floor.values()) / sum(per.values()):.2f}")
     with stack.app.app_context():
         total, distinct = db.session.execute(text(
             "SELECT count(*), count(DISTINCT (roster_entry_id, serving_date)) FROM breakfast_checkins "
