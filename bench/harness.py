@@ -1,6 +1,7 @@
 """The production-shaped stack a benchmark runs against, all on loopback.
 
-``Stack`` starts a throwaway PostgreSQL cluster, a real Redis, the fake
+``Stack`` starts a throwaway PostgreSQL cluster (with production's durability
+settings: fsync and synchronous commit on), a real Redis, the fake
 WeChat in its own process, migrates, and serves the app with gunicorn under
 the production profile (``APP_ENV=production``: real secrets, the fake WeChat
 reached over HTTP like the real one).  ``stack.app`` is a Flask app on the
@@ -36,7 +37,7 @@ class Stack:
 
     # -- lifecycle -------------------------------------------------------------
     def __enter__(self) -> "Stack":
-        self.pg = PostgresServer().start()
+        self.pg = PostgresServer(durable=True).start()
         self.database_url = self.pg.create_database("bench")
         self.redis_server = RedisServer().start(appendonly=False)
         self.redis = redis_lib.Redis.from_url(self.redis_server.url)

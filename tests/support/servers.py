@@ -83,9 +83,15 @@ def find_pg_bin() -> str | None:
 
 
 class PostgresServer:
-    """A throwaway PostgreSQL cluster on a free port (fsync off: tests only)."""
+    """A throwaway PostgreSQL cluster on a free port.
 
-    def __init__(self):
+    Tests run it with fsync, synchronous commit and full-page writes off;
+    ``durable=True`` keeps PostgreSQL's production defaults (the benchmarks,
+    so that a commit costs what it costs in production).
+    """
+
+    def __init__(self, durable: bool = False):
+        self.durable = durable
         self.bin = find_pg_bin()
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="test-pg-")
@@ -104,9 +110,10 @@ class PostgresServer:
             os.chmod(self.dir, 0o755)
         self._run(f"{self.bin}/initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-sync", "--locale=C")
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=300 "
                 f"-c shared_buffers=128MB")
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(f"{self.bin}/pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(self.dir, "log"),
                   "-w", "-t", "60", "start")
         return self
