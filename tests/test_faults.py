@@ -116,3 +116,29 @@ def test_postgres_restart_under_load(redis_server, fake_wechat_url):
         assert statuses.count(201) + 1 <= orgs <= statuses.count(201) + 1 + 4
     finally:
         pg.stop()
+
+
+@pytest.mark.postgres
+def test_a_connection_idle_across_a_postgres_restart_is_replaced_unseen(redis_server, fake_wechat_url,
+                                                                        monkeypatch):
+    """Pooled connections are not pinged on every checkout, only after sitting idle: the
+    first request after a quiet restart of PostgreSQL still succeeds."""
+    if find_pg_bin() is None:
+        pytest.skip("PostgreSQL server binaries not found")
+    import models.base
+
+    pg = PostgresServer().start()
+    try:
+        app = build_app(pg.create_database("idle"), redis_server.url, fake_wechat_url)
+        from tests.conftest import _migrate
+        _migrate(app)
+        make_staff(app, "idle_admin", "admin")
+        token = login_staff(app.test_client(), "idle_admin")
+        client = app.test_client()
+        assert client.get("/api/v1/organizations", headers=bearer(token)).status_code == 200
+        pg.restart()
+        monkeypatch.setattr(models.base, "IDLE_PING_SECONDS", 0.0)  # as if the pool had been quiet a while
+        for _ in range(3):  # every pooled connection died with the restart; each is replaced on checkout
+            assert client.get("/api/v1/organizations", headers=bearer(token)).status_code == 200
+    finally:
+        pg.stop()
