@@ -84,6 +84,16 @@ async def _read_response(reader) -> tuple[int, bytes]:
     return status, body
 
 
+def encode(host: str, port: int, method: str, path: str, headers: dict | None, body: bytes | None) -> bytes:
+    """One HTTP/1.1 keep-alive request as bytes."""
+    head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
+    head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    body = body or b""
+    if body or method in ("POST", "PATCH", "PUT"):
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
 class _Closed(Exception):
     def __init__(self, status, body):
         self.status, self.body = status, body
@@ -96,13 +106,7 @@ async def _worker(host, port, make_request, counter, deadline, total, result, ke
         if total is not None and i >= total:
             break
         method, path, headers, body, label = make_request(i)
-        head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
-        for k, v in (headers or {}).items():
-            head.append(f"{k}: {v}")
-        body = body or b""
-        if body or method in ("POST", "PATCH", "PUT"):
-            head.append(f"Content-Length: {len(body)}")
-        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        raw = encode(host, port, method, path, headers, body)
         started = time.perf_counter()
         try:
             if writer is None:

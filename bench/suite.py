@@ -250,7 +250,7 @@ def scenario_queue(stack: Stack, fl: dict, args) -> None:
     from models import Organization, db
     from sqlalchemy import select
 
-    org = root_org(stack)
+    root_org(stack)
     with stack.app.app_context():
         orgs = list(db.session.scalars(select(Organization.id)))
         t0 = time.perf_counter()
@@ -361,15 +361,12 @@ def scenario_soak(stack: Stack, fl: dict, args) -> None:
         scenario_mix(stack, fl, args)
         mix = stack._mix
     target = 0.7 * mix["summary"]["rps"]
-    per_conn_interval = CONC / target
     make = mix["make"]
 
     def paced(i):
         return make(i + 10_000_000)
 
     say(f"\n## Soak: {args.soak:.0f} s at 70% of the mix's peak ({target:.0f} req/s), 16 connections\n")
-    import asyncio  # noqa: F401  (pacing is done by the sampler-free generator below)
-
     res, samples = _paced_run(stack, paced, target, args.soak)
     s = res.summary()
     errors = sum(v for k, v in s["statuses"].items() if k == 0 or k >= 500)
@@ -399,10 +396,7 @@ def _paced_run(stack: Stack, make, rps: float, seconds: float):
             next_at += interval
             i = next(counter)
             method, path, headers, body, label = make(i)
-            head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"] + [f"{k}: {v}" for k, v in headers.items()]
-            if body or method == "POST":
-                head.append(f"Content-Length: {len(body)}")
-            raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+            raw = loadgen.encode(host, port, method, path, headers, body)
             t0 = time.perf_counter()
             try:
                 if writer is None:

@@ -8,7 +8,7 @@ import datetime as dt
 import time
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, Index, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -63,6 +63,11 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc)
+
+
+def unique_where(name: str, *columns: str, where: str) -> Index:
+    """A partial unique index, the same on SQLite and PostgreSQL: unique among the rows ``where`` holds."""
+    return Index(name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where))
 
 
 # JSON that is JSONB on PostgreSQL.

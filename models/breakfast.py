@@ -18,10 +18,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Time,
-                        UniqueConstraint, text)
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import UTCDateTime, db
+from models.base import UTCDateTime, db, unique_where
 
 
 class BreakfastPoint(db.Model):
@@ -61,8 +61,7 @@ class RosterEntry(db.Model):
 
     __tablename__ = "breakfast_roster"
     __table_args__ = (
-        Index("uq_breakfast_roster_phone_hash", "phone_hash", unique=True,
-              sqlite_where=text("phone_hash IS NOT NULL"), postgresql_where=text("phone_hash IS NOT NULL")),
+        unique_where("uq_breakfast_roster_phone_hash", "phone_hash", where="phone_hash IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

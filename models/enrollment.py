@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db
+from models.base import UTCDateTime, db, unique_where
 from models.organization import Organization
 from models.user import StaffUser
 
@@ -55,10 +55,8 @@ class EnrollmentApplication(db.Model):
         CheckConstraint(_in("status", APPLICATION_STATUSES), name="status"),
         CheckConstraint(_in("occupation", OCCUPATIONS), name="occupation"),
         CheckConstraint(_in("gender", GENDERS), name="gender"),
-        Index("uq_enrollment_applications_pending_worker", "worker_id", unique=True,
-              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
-        Index("uq_enrollment_applications_pending_id", "id_number_hash", unique=True,
-              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        unique_where("uq_enrollment_applications_pending_worker", "worker_id", where="status = 'pending'"),
+        unique_where("uq_enrollment_applications_pending_id", "id_number_hash", where="status = 'pending'"),
         Index("ix_enrollment_applications_status_submitted", "status", "submitted_at"),
         Index("ix_enrollment_applications_submitted", "submitted_at"),
         Index("ix_enrollment_applications_org_status_submitted", "organization_id", "status", "submitted_at"),
@@ -108,10 +106,8 @@ class Membership(db.Model):
     __table_args__ = (
         CheckConstraint(_in("status", MEMBERSHIP_STATUSES), name="status"),
         CheckConstraint(_in("occupation", OCCUPATIONS), name="occupation"),
-        Index("uq_memberships_active_id", "id_number_hash", unique=True,
-              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
-        Index("uq_memberships_active_worker", "worker_id", unique=True,
-              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+        unique_where("uq_memberships_active_id", "id_number_hash", where="status = 'active'"),
+        unique_where("uq_memberships_active_worker", "worker_id", where="status = 'active'"),
         Index("ix_memberships_org_joined", "organization_id", "joined_at"),
     )
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time,
-                        text)
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import JSONType, UTCDateTime, db
+from models.base import JSONType, UTCDateTime, db, unique_where
 from models.organization import Organization
 
 PROVIDER_KINDS = ("lawyer", "volunteer_station")
@@ -131,8 +130,7 @@ class LegalAidBooking(db.Model):
     __table_args__ = (
         CheckConstraint(_in("status", BOOKING_STATUSES), name="status"),
         CheckConstraint(_in("topic", BOOKING_TOPICS), name="topic"),
-        Index("uq_legal_aid_bookings_active", "slot_id", "worker_id", unique=True,
-              sqlite_where=text("status = 'booked'"), postgresql_where=text("status = 'booked'")),
+        unique_where("uq_legal_aid_bookings_active", "slot_id", "worker_id", where="status = 'booked'"),
         Index("ix_legal_aid_bookings_worker_status", "worker_id", "status"),
         Index("ix_legal_aid_bookings_slot_status", "slot_id", "status"),
     )

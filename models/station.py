@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import JSONType, UTCDateTime, db
+from models.base import JSONType, UTCDateTime, db, unique_where
 
 AMENITIES = ("water", "hot_meal", "charging", "toilet", "rest", "nursing_room", "air_conditioning",
              "first_aid", "wifi", "repair_kit", "umbrella")
@@ -44,8 +44,7 @@ class Station(db.Model):
     __table_args__ = (
         CheckConstraint("lat >= -85.05112878 AND lat <= 85.05112878", name="lat_range"),
         CheckConstraint("lng >= -180 AND lng <= 180", name="lng_range"),
-        Index("uq_stations_code_live", "code", unique=True,
-              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
+        unique_where("uq_stations_code_live", "code", where="deleted_at IS NULL"),
         Index("ix_stations_updated_at_id", "updated_at", "id"),
         Index("ix_stations_lat_lng", "lat", "lng"),
     )
@@ -78,8 +77,7 @@ class StationReport(db.Model):
     __table_args__ = (
         CheckConstraint(_in("kind", REPORT_KINDS), name="kind"),
         CheckConstraint(_in("status", REPORT_STATUSES), name="status"),
-        Index("uq_station_reports_open", "station_id", "worker_id", "kind", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        unique_where("uq_station_reports_open", "station_id", "worker_id", "kind", where="status = 'open'"),
         Index("ix_station_reports_status_created_at", "status", "created_at"),
     )
 

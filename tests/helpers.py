@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import select
-
 _codes = itertools.count(1)
 
 

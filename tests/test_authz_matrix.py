@@ -11,8 +11,6 @@ import importlib
 import pkgutil
 import re
 
-import pytest
-
 import tests.authz
 from models.user import STAFF_ROLES
 from tests.helpers import bearer, login_staff, login_worker, make_org, make_staff

@@ -51,7 +51,7 @@ from models.base import UTCDateTime
 from models.breakfast import BreakfastPoint, Checkin
 from service.breakfast import qr
 from service.breakfast.services import (AlreadyCheckedIn, DailyQuotaReached, NotEligible, OutsideServingWindow,
-                                        PointInactive, QrInvalid, TooFarFromPoint, haversine_m)
+                                        PointInactive, QrInvalid, TooFarFromPoint, haversine_m, window_text)
 from service.common import clock
 from service.errors import DatabaseUnavailable
 
@@ -74,9 +74,6 @@ class PointSnapshot:
     qr_generation: int
     version: int
     taken: float
-
-    def window_text(self) -> str:
-        return f"{self.serving_start:%H:%M}–{self.serving_end:%H:%M}"
 
 
 _POINT_COLUMNS = (BreakfastPoint.id, BreakfastPoint.name, BreakfastPoint.lat, BreakfastPoint.lng,
@@ -104,14 +101,13 @@ def point_snapshot(point_id: int, fresh: bool = False) -> PointSnapshot | None:
     return snap
 
 
-def _point_problem(point: PointSnapshot, now: dt.datetime, lat: float | None, lng: float | None):
+def _point_problem(point: PointSnapshot, local_time: dt.time, lat: float | None, lng: float | None):
     """(the first point rule broken as an error to raise, or None; the distance in metres or None)."""
     distance = None if lat is None or lng is None else haversine_m(lat, lng, point.lat, point.lng)
     if not point.active:
         return PointInactive(), distance
-    local = now.astimezone(clock.SHANGHAI).time()
-    if not point.serving_start <= local < point.serving_end:
-        return OutsideServingWindow(f"早餐供应时间为每天 {point.window_text()}，请在供应时间内扫码",
+    if not point.serving_start <= local_time < point.serving_end:
+        return OutsideServingWindow(f"早餐供应时间为每天 {window_text(point)}，请在供应时间内扫码",
                                     {"serving_start": f"{point.serving_start:%H:%M}",
                                      "serving_end": f"{point.serving_end:%H:%M}"}), distance
     if point.geofence_m is not None and (distance is None or distance > point.geofence_m):
@@ -148,8 +144,9 @@ def check_in(worker_id: int, scene, lat: float | None = None, lng: float | None 
                 raise QrInvalid("该二维码已更换，请扫描早餐点现场张贴的最新二维码")
             raise QrInvalid()
         now = clock.now()
-        serving_date = now.astimezone(clock.SHANGHAI).date()
-        refusal, distance = _point_problem(point, now, lat, lng)
+        local = now.astimezone(clock.SHANGHAI)
+        serving_date = local.date()
+        refusal, distance = _point_problem(point, local.time(), lat, lng)
         params = {"worker_id": worker_id, "point_id": point.id, "version": point.version,
                   "go": refusal is None, "day": serving_date, "now": now, "quota": point.daily_quota,
                   "distance": None if distance is None else round(distance)}
@@ -218,18 +215,18 @@ def _write_postgresql(params: dict) -> _Outcome:
     return _Outcome(entry_id, current, checkin_id, earlier)
 
 
-_TYPES = (bindparam("now", type_=UTCDateTime()), bindparam("day", type_=Date()))
+_NOW, _DAY = bindparam("now", type_=UTCDateTime()), bindparam("day", type_=Date())
 _ENTRY_AND_VERSION = text(
     "SELECT (SELECT id FROM breakfast_roster WHERE worker_id = :worker_id AND active), "
     "EXISTS (SELECT 1 FROM breakfast_points WHERE id = :point_id AND version = :version)")
 _INSERT_CHECKIN = text(
     "INSERT INTO breakfast_checkins (roster_entry_id, point_id, worker_id, serving_date, checked_in_at, distance_m) "
     "VALUES (:entry_id, :point_id, :worker_id, :day, :now, :distance) "
-    "ON CONFLICT (roster_entry_id, serving_date) DO NOTHING RETURNING id").bindparams(*_TYPES)
+    "ON CONFLICT (roster_entry_id, serving_date) DO NOTHING RETURNING id").bindparams(_NOW, _DAY)
 _COUNT_ONE = text(
     "INSERT INTO breakfast_daily_counts (point_id, serving_date, quota, served) VALUES (:point_id, :day, :quota, 1) "
     "ON CONFLICT (point_id, serving_date) DO UPDATE SET served = breakfast_daily_counts.served + 1"
-).bindparams(_TYPES[1])
+).bindparams(_DAY)
 
 
 def _write_steps(params: dict) -> _Outcome:

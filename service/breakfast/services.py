@@ -88,7 +88,8 @@ def this_month() -> dt.date:
     return clock.today_local().replace(day=1)
 
 
-def _window_text(point: BreakfastPoint) -> str:
+def window_text(point) -> str:
+    """``05:30–08:30``: a point's serving window as workers and clerks read it."""
     return f"{point.serving_start:%H:%M}–{point.serving_end:%H:%M}"
 
 
@@ -228,7 +229,7 @@ def qr_png(scope, point_id: int) -> bytes:
 def qr_poster(scope, point_id: int) -> str:
     point = get_point(scope, point_id)
     return qr.poster_svg(qr.make_scene(point.id, point.qr_generation), point.name, point.address,
-                         _window_text(point))
+                         window_text(point))
 
 
 def qr_wxacode(scope, point_id: int) -> bytes:

@@ -309,7 +309,9 @@ class LegalAidBookingCreateSchema(BodySchema):
     contact_phone = StrippedString(allow_none=True, validate=_mobile)
 
 
-class LegalAidBookingSchema(OutSchema):
+class _BookingFields(OutSchema):
+    """What a worker and the legal-aid staff both see of a booking."""
+
     id = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"enum": list(BOOKING_STATUSES)})
     status_label = fields.String()
@@ -317,39 +319,29 @@ class LegalAidBookingSchema(OutSchema):
     topic_label = fields.String()
     description = fields.String(allow_none=True)
     contact_phone = fields.String(allow_none=True, metadata={"description": "masked"})
-    slot = fields.Nested(LegalAidSlotSchema, required=True)
     outcome = fields.String(allow_none=True, metadata={"enum": list(BOOKING_OUTCOMES)})
     outcome_label = fields.String(allow_none=True)
     cancelled_by = fields.String(allow_none=True, metadata={"enum": ["worker", "staff"]})
     cancel_reason = fields.String(allow_none=True)
-    can_cancel = fields.Boolean(metadata={"description": "booked and before the cancellation cut-off"})
     created_at = LocalDateTime()
     cancelled_at = LocalDateTime(allow_none=True)
+
+
+class LegalAidBookingSchema(_BookingFields):
+    slot = fields.Nested(LegalAidSlotSchema, required=True)
+    can_cancel = fields.Boolean(metadata={"description": "booked and before the cancellation cut-off"})
 
 
 class LegalAidMyBookingsArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(BOOKING_STATUSES))
 
 
-class LegalAidAdminBookingSchema(OutSchema):
-    id = fields.Integer(required=True)
-    status = fields.String(required=True, metadata={"enum": list(BOOKING_STATUSES)})
-    status_label = fields.String()
-    topic = fields.String(required=True, metadata={"enum": list(BOOKING_TOPICS)})
-    topic_label = fields.String()
-    description = fields.String(allow_none=True)
-    contact_phone = fields.String(allow_none=True, metadata={"description": "masked"})
+class LegalAidAdminBookingSchema(_BookingFields):
     worker_id = fields.Integer(required=True)
     slot = fields.Nested(LegalAidAdminSlotSchema, required=True)
-    outcome = fields.String(allow_none=True, metadata={"enum": list(BOOKING_OUTCOMES)})
-    outcome_label = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
     handled_by_id = fields.Integer(allow_none=True)
-    cancelled_by = fields.String(allow_none=True)
-    cancel_reason = fields.String(allow_none=True)
-    created_at = LocalDateTime()
     updated_at = LocalDateTime()
-    cancelled_at = LocalDateTime(allow_none=True)
     completed_at = LocalDateTime(allow_none=True)
 
 
