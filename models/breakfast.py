@@ -86,14 +86,17 @@ class Checkin(db.Model):
     """One breakfast served: a roster entry at a point on a serving day.
 
     ``worker_id`` is the mini-program user who scanned (NULL once that user
-    erased their data); counts go by ``roster_entry_id``, which stays.
+    erased their data); counts go by ``roster_entry_id``, which stays.  Both
+    are unique per serving day: one breakfast per roster entry, and one per
+    person even when their phone changed and they moved to a new entry
+    (NULLs never conflict).
     """
 
     __tablename__ = "breakfast_checkins"
     __table_args__ = (
         UniqueConstraint("roster_entry_id", "serving_date"),
         Index("ix_breakfast_checkins_point_day", "point_id", "serving_date"),
-        Index("ix_breakfast_checkins_worker_day", "worker_id", "serving_date"),
+        Index("ix_breakfast_checkins_worker_day", "worker_id", "serving_date", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

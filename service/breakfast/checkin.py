@@ -21,7 +21,9 @@ How it stays fast and exact:
   code printed after a rotation works at once.
 - **One statement on PostgreSQL**, sent in autocommit: it finds the caller's
   roster entry, checks the snapshot is current, inserts the check-in
-  (``ON CONFLICT DO NOTHING`` on the unique (roster entry, serving day)),
+  (``ON CONFLICT DO NOTHING`` on the unique (roster entry, serving day) and
+  (user, serving day): a user whose phone changed and who moved to a new
+  roster entry still eats once that day),
   adds one to the point's counter for the day, and returns what an error
   needs (the earlier check-in, when there is one).  A data-modifying CTE runs
   as one atomic statement, so the check-in and its count land together or
@@ -31,8 +33,8 @@ How it stays fast and exact:
   data-modifying CTEs) the same steps run as separate statements in one
   transaction.
 
-The database keeps both invariants under any concurrency: the unique index
-(one breakfast per roster entry per day) and the counter row's CHECK (never
+The database keeps both invariants under any concurrency: the unique indexes
+(one breakfast per roster entry per day, and per user per day) and the counter row's CHECK (never
 more than the quota), which concurrent upserts of the same row reach one at
 a time.
 """
@@ -43,7 +45,7 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Date, bindparam, select, text
+from sqlalchemy import Date, bindparam, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from models import db
@@ -164,7 +166,7 @@ def check_in(worker_id: int, scene, lat: float | None = None, lng: float | None 
         if refusal is not None:
             raise refusal
         if outcome.checkin_id is None:
-            earlier = outcome.earlier or _earlier(outcome.entry_id, serving_date)
+            earlier = outcome.earlier or _earlier(outcome.entry_id, worker_id, serving_date)
             details = {}
             if earlier is not None:
                 details = {"checked_in_at": clock.isoformat(earlier[0]), "point_id": earlier[1],
@@ -185,7 +187,7 @@ WITH p AS (
 ), ins AS (
     INSERT INTO breakfast_checkins (roster_entry_id, point_id, worker_id, serving_date, checked_in_at, distance_m)
     SELECT e.id, p.id, %(worker_id)s, %(day)s, %(now)s, CAST(%(distance)s AS integer) FROM e, p WHERE %(go)s
-    ON CONFLICT (roster_entry_id, serving_date) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id
 ), cnt AS (
     INSERT INTO breakfast_daily_counts (point_id, serving_date, quota, served)
@@ -195,8 +197,11 @@ WITH p AS (
 )
 SELECT (SELECT id FROM e), EXISTS (SELECT 1 FROM p), (SELECT id FROM ins), c.checked_in_at, c.point_id, bp.name
 FROM (SELECT 1) AS one
-LEFT JOIN breakfast_checkins c ON c.roster_entry_id = (SELECT id FROM e) AND c.serving_date = %(day)s
+LEFT JOIN breakfast_checkins c ON c.serving_date = %(day)s
+    AND (c.roster_entry_id = (SELECT id FROM e) OR c.worker_id = %(worker_id)s)
 LEFT JOIN breakfast_points bp ON bp.id = c.point_id
+ORDER BY c.checked_in_at
+LIMIT 1
 """
 
 
@@ -222,7 +227,7 @@ _ENTRY_AND_VERSION = text(
 _INSERT_CHECKIN = text(
     "INSERT INTO breakfast_checkins (roster_entry_id, point_id, worker_id, serving_date, checked_in_at, distance_m) "
     "VALUES (:entry_id, :point_id, :worker_id, :day, :now, :distance) "
-    "ON CONFLICT (roster_entry_id, serving_date) DO NOTHING RETURNING id").bindparams(_NOW, _DAY)
+    "ON CONFLICT DO NOTHING RETURNING id").bindparams(_NOW, _DAY)
 _COUNT_ONE = text(
     "INSERT INTO breakfast_daily_counts (point_id, serving_date, quota, served) VALUES (:point_id, :day, :quota, 1) "
     "ON CONFLICT (point_id, serving_date) DO UPDATE SET served = breakfast_daily_counts.served + 1"
@@ -241,10 +246,12 @@ def _write_steps(params: dict) -> _Outcome:
         return _Outcome(entry_id, True, checkin_id, None)
 
 
-def _earlier(entry_id: int, day: dt.date):
-    """Today's earlier check-in of a roster entry: (checked_in_at, point id, point name), or None."""
+def _earlier(entry_id: int, worker_id: int, day: dt.date):
+    """Today's earlier check-in of the roster entry or of the user: (checked_in_at, point id, point name), or None."""
     with db.engine.connect() as conn:
         return conn.execute(
             select(Checkin.checked_in_at, BreakfastPoint.id, BreakfastPoint.name)
             .join(BreakfastPoint, BreakfastPoint.id == Checkin.point_id)
-            .where(Checkin.roster_entry_id == entry_id, Checkin.serving_date == day)).first()
+            .where(Checkin.serving_date == day,
+                   or_(Checkin.roster_entry_id == entry_id, Checkin.worker_id == worker_id))
+            .order_by(Checkin.checked_in_at).limit(1)).first()

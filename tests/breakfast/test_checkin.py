@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from service.common import clock
-from tests.breakfast.helpers import PEAK, check_in, create_point, eligible_worker, scene_of, setup_city
+from tests.breakfast.helpers import (PEAK, add_to_roster, check_in, create_point, eligible_worker, scene_of,
+                                     setup_city)
 from tests.helpers import bearer, bind_phone, error_code, login_worker
 
 
@@ -56,6 +57,29 @@ def test_already_checked_in_counts_at_any_point(client, app):
     assert resp.get_json()["error"]["details"]["point_name"] == first["name"]
     today = client.get(f"/api/v1/admin/breakfast/points/{second['id']}/today", headers=bearer(staff)).get_json()
     assert today["served"] == 0 and today["quota_left"] == 320
+
+
+def test_a_new_phone_is_not_a_second_breakfast_the_same_day(client, app):
+    org, staff = setup_city(app, client)
+    point = create_point(client, staff)
+    scene = scene_of(client, staff, point["id"])
+    token = eligible_worker(client, staff, "zhao", phone="13952799001")
+    clock.freeze(PEAK)
+    assert check_in(client, token, scene).status_code == 201
+    # Same morning: the worker changed numbers, the roster got a row for the new one,
+    # they bound it in WeChat and claimed it, which moved them to the new entry.
+    add_to_roster(client, staff, "职工zhao", "13952799002")
+    bind_phone(client, token, "13952799002")
+    assert client.post("/api/v1/breakfast/eligibility/claim", headers=bearer(token)).status_code == 200
+    clock.advance(minutes=5)
+    again = check_in(client, token, scene)
+    assert again.status_code == 409 and error_code(again) == "already_checked_in"
+    assert again.get_json()["error"]["details"]["point_name"] == point["name"]
+    today = client.get(f"/api/v1/admin/breakfast/points/{point['id']}/today", headers=bearer(staff)).get_json()
+    assert today["served"] == 1
+    # The next morning the new entry is the one that eats.
+    clock.freeze(PEAK + dt.timedelta(days=1))
+    assert check_in(client, token, scene).status_code == 201
 
 
 def test_rules_apply_in_the_spec_order(client, app):
