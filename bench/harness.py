@@ -67,8 +67,7 @@ class Stack:
         if self.rate_limits:
             # Enabled (so their cost is measured) but high: one client address drives all the load.
             self.env.update({"RATELIMIT_LOGIN": "1000000 per minute", "RATELIMIT_NEARBY": "1000000 per minute",
-                             "RATELIMIT_CHECKIN": "1000000 per minute",
-                             "RATELIMIT_DEFAULT_USER": "1000000 per minute"})
+                             "RATELIMIT_CHECKIN": "1000000 per minute"})
         else:
             self.env["RATELIMIT_ENABLED"] = "false"
         os.environ.update({k: v for k, v in self.env.items() if not k.startswith("GUNICORN_")})

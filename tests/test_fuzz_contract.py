@@ -72,7 +72,7 @@ def _load_contract():
 # Generous limits instead of RATELIMIT_ENABLED=False: the limiter is one object per
 # process, so disabling it for one app would disable it for every test after this one.
 NO_LIMITS = {name: "1000000 per minute" for name in
-             ("RATELIMIT_LOGIN", "RATELIMIT_NEARBY", "RATELIMIT_CHECKIN", "RATELIMIT_DEFAULT_USER")}
+             ("RATELIMIT_LOGIN", "RATELIMIT_NEARBY", "RATELIMIT_CHECKIN")}
 
 
 @pytest.fixture(scope="module")

@@ -53,8 +53,9 @@ from models.base import UTCDateTime
 from models.breakfast import BreakfastPoint, Checkin
 from service.breakfast import qr
 from service.breakfast.services import (AlreadyCheckedIn, DailyQuotaReached, NotEligible, OutsideServingWindow,
-                                        PointInactive, QrInvalid, TooFarFromPoint, haversine_m, window_text)
+                                        PointInactive, QrInvalid, TooFarFromPoint, window_text)
 from service.common import clock
+from service.common.distance import haversine_m
 from service.errors import DatabaseUnavailable
 
 SNAPSHOT_SECONDS = 60.0   # a snapshot older than this is read again before use

@@ -37,7 +37,6 @@ from service.common.validators import id_number_problem, is_mainland_mobile, nor
 from service.errors import NotFound, ValidationFailed, error_type
 
 WXACODE_PAGE = "pages/breakfast/checkin"
-EARTH_RADIUS_M = 6371008.8
 IMPORT_CHUNK = 500
 
 QrInvalid = error_type("qr_invalid", 422, "二维码无效，请扫描早餐点现场张贴的二维码")
@@ -61,14 +60,6 @@ ROSTER_REQUIRED = ("name", "phone", "employer")
 
 
 # --- small helpers ---------------------------------------------------------------
-
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
 
 def mask_name(name: str | None) -> str | None:
     """``张三`` → ``张*``, ``欧阳小明`` → ``欧***``."""

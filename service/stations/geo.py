@@ -59,6 +59,7 @@ from sqlalchemy import and_, func, or_, select
 from models import db
 from models.station import AMENITIES, Station
 from service.common import clock
+from service.common.distance import EARTH_RADIUS_M, haversine_m
 from service.extensions import redis_store
 from service.stations import hours
 
@@ -72,7 +73,6 @@ READY_KEY = f"stations:geo:ready:v{RECORD_FORMAT}"
 LOCK_KEY = "stations:geo:lock"
 DIRTY_KEY = "stations:geo:dirty"
 
-EARTH_RADIUS_M = 6372797.560856  # Redis' geohash_helper.c constant
 GEO_LAT_MAX = 85.05112878        # Redis GEO latitude limit (Web Mercator)
 MARGIN_M = 1.0                   # > Redis' 52-bit geohash quantisation error (~0.35 m)
 FIRST_RADIUS_M = 1000            # the search starts here and grows up to the asked radius
@@ -237,14 +237,6 @@ def amenity_mask(codes: Iterable[str]) -> int:
 
 def amenities_of(mask: int) -> list[str]:
     return [code for code, bit in AMENITY_BITS.items() if mask & bit]
-
-
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres, the formula and radius of Redis' GEODIST."""
-    lat1r, lat2r = math.radians(lat1), math.radians(lat2)
-    u = math.sin((lat2r - lat1r) / 2)
-    v = math.sin(math.radians(lng2 - lng1) / 2)
-    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(u * u + math.cos(lat1r) * math.cos(lat2r) * v * v))
 
 
 def _dumps(value) -> str:
