@@ -427,8 +427,52 @@ def _paced_run(stack: Stack, make, rps: float, seconds: float):
     return result, rss.samples
 
 
+def scenario_roundtrip(stack: Stack, fl: dict, args) -> None:
+    """What one blocking round trip costs the calling process in CPU, one call at a time.
+
+    A hot request's CPU is mostly the framework's (as for /livez) plus its round
+    trips to Redis and PostgreSQL; this prints the second part on its own,
+    with the server idle.  A longer wait costs more CPU than the syscalls it
+    makes: the process sleeps, and wakes to cold caches.
+    """
+    from models import db
+    from service.extensions import redis_store
+
+    def measure(call, n: int) -> tuple[float, float]:
+        for _ in range(n // 10):
+            call()
+        best = None
+        for _ in range(3):
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(n):
+                call()
+            cpu, wall = (time.process_time() - c0) / n * 1e6, (time.perf_counter() - t0) / n * 1e6
+            if best is None or cpu < best[0]:
+                best = (cpu, wall)
+        return best
+
+    say("\n## What a round trip costs the caller (in the benchmark's process, one call at a time)\n")
+    say("| call | wall µs | caller's CPU µs |")
+    say("|---|---|---|")
+    with stack.app.app_context():
+        client = redis_store.client
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            calls = [("nothing (the loop itself)", lambda: None, 20_000),
+                     ("Redis PING (redis-py)", client.ping, 5_000),
+                     ("PostgreSQL SELECT 1 (SQLAlchemy, psycopg)", lambda: conn.exec_driver_sql("SELECT 1").all(),
+                      5_000),
+                     ("PostgreSQL SELECT pg_sleep(0.001)",
+                      lambda: conn.exec_driver_sql("SELECT pg_sleep(0.001)").all(), 500),
+                     ("PostgreSQL SELECT pg_sleep(0.005)",
+                      lambda: conn.exec_driver_sql("SELECT pg_sleep(0.005)").all(), 200)]
+            for name, call, n in calls:
+                cpu, wall = measure(call, n)
+                say(f"| {name} | {wall:.0f} | {cpu:.0f} |")
+
+
 SCENARIOS = {"nearby": scenario_nearby, "checkin": scenario_checkin, "booking": scenario_booking,
-             "queue": scenario_queue, "annual": scenario_annual, "mix": scenario_mix, "soak": scenario_soak}
+             "queue": scenario_queue, "annual": scenario_annual, "mix": scenario_mix, "soak": scenario_soak,
+             "roundtrip": scenario_roundtrip}
 
 
 def main() -> None:

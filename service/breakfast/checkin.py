@@ -196,13 +196,16 @@ WITH p AS (
     ON CONFLICT (point_id, serving_date) DO UPDATE SET served = breakfast_daily_counts.served + 1
     RETURNING served
 )
-SELECT (SELECT id FROM e), EXISTS (SELECT 1 FROM p), (SELECT id FROM ins), c.checked_in_at, c.point_id, bp.name
+SELECT (SELECT id FROM e), EXISTS (SELECT 1 FROM p), i.id, c.checked_in_at, c.point_id, bp.name
 FROM (SELECT 1) AS one
-LEFT JOIN breakfast_checkins c ON c.serving_date = %(day)s
-    AND (c.roster_entry_id = (SELECT id FROM e) OR c.worker_id = %(worker_id)s)
+LEFT JOIN ins i ON true
+LEFT JOIN LATERAL (  -- today's earlier check-in, looked for only when nothing was inserted
+    SELECT checked_in_at, point_id FROM breakfast_checkins
+    WHERE i.id IS NULL AND serving_date = %(day)s
+      AND (roster_entry_id = (SELECT id FROM e) OR worker_id = %(worker_id)s)
+    ORDER BY checked_in_at LIMIT 1
+) c ON true
 LEFT JOIN breakfast_points bp ON bp.id = c.point_id
-ORDER BY c.checked_in_at
-LIMIT 1
 """
 
 
