@@ -34,9 +34,9 @@ How it stays fast and exact:
   transaction.
 
 The database keeps both invariants under any concurrency: the unique indexes
-(one breakfast per roster entry per day, and per user per day) and the counter row's CHECK (never
-more than the quota), which concurrent upserts of the same row reach one at
-a time.
+(one breakfast per roster entry per day, and per user per day) and the
+counter row's CHECK (never more than the quota), which concurrent upserts of
+the same row reach one at a time.
 """
 from __future__ import annotations
 
