@@ -1,6 +1,8 @@
 """Finding the nearest open station with water and a charger, from the Redis index or the database."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from service.common import clock
@@ -327,3 +329,26 @@ def test_an_index_write_that_failed_after_the_commit_is_replayed(app, client, ad
     assert resp.headers["X-Stations-Source"] == "index"
     assert resp.get_json()["items"] == []
     assert [i["name"] for i in nearby(client, lat=far_lat, lng=far_lng).get_json()["items"]] == ["驿站LOST"]
+
+
+def test_answers_stay_exact_whatever_density_the_previous_search_met(client, admin, redis_client):
+    # Each search starts from the station density the previous one met nearby (same ~11 km
+    # cell): here a dense cluster, 40 stations within 150 m of the centre, and 3 km east a
+    # sparse spread of 24 stations 400–2,900 m out.  Each answer must be the database's.
+    for n in range(40):
+        create(client, admin, f"D{n:02d}", north_m=(n * 37) % 300 - 150, east_m=(n * 53) % 300 - 150)
+    for n in range(24):
+        distance, angle = 400 + n * 108, n * 2.4
+        create(client, admin, f"S{n:02d}", north_m=distance * math.cos(angle),
+               east_m=3000 + distance * math.sin(angle))
+    dense, sparse = CENTRE, offset(east_m=3000)
+    nearby(client)  # no index yet: the database answers and the index is built
+    for lat, lng in (dense, sparse, dense, sparse, sparse, dense):
+        from_index = nearby(client, lat=lat, lng=lng)
+        redis_client.flushall()
+        from_database = nearby(client, lat=lat, lng=lng)
+        assert [r.headers["X-Stations-Source"] for r in (from_index, from_database)] == ["index", "database"]
+        assert from_index.data == from_database.data
+        assert len(from_index.get_json()["items"]) == 20
+    assert all(i["name"].startswith("驿站S") for i in nearby(client, lat=sparse[0], lng=sparse[1],
+                                                              radius_m=2950).get_json()["items"])
