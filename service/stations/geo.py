@@ -21,14 +21,10 @@ minute — so non-matching stations never leave Redis.  While fewer than
 ``limit`` matches are certainly nearest it searches again inside the same
 script: with a larger ``COUNT`` when the last search was cut by ``COUNT``,
 else with the radius grown by the expected shortfall (matches grow with the
-area, capped at the asked radius), until the asked radius is exhausted.  It
-starts at the radius expected to hold the candidates it asks for, from the
-station density the previous search in the same 0.1° cell met (each process
-keeps these densities; 1 km for a cell not seen yet), so a search in a dense
-city does not scan a kilometre when 300 m holds the answer, nor a sparse
-one search twice.  GEOSEARCH costs in proportion to the stations inside its
-radius whatever ``COUNT`` is, so the ramp keeps a 50 km search in a dense city
-as cheap as the nearest few hundred metres allow.  Only then does it read the records of
+area; it starts at 1 km, capped at the asked radius), until the asked radius
+is exhausted.  GEOSEARCH costs in proportion to the stations inside its radius
+whatever ``COUNT`` is, so the ramp keeps a 50 km search in a dense city as
+cheap as the nearest kilometre allows.  Only then does it read the records of
 the matches it answers with (those clearly beyond the ``limit``-th dropped).
 Python computes the exact distance (haversine on the stored coordinates, the
 formula and earth radius Redis uses), re-checks the filters, sorts by
@@ -79,11 +75,7 @@ DIRTY_KEY = "stations:geo:dirty"
 
 GEO_LAT_MAX = 85.05112878        # Redis GEO latitude limit (Web Mercator)
 MARGIN_M = 1.0                   # > Redis' 52-bit geohash quantisation error (~0.35 m)
-FIRST_RADIUS_M = 1000            # the search starts here in a cell not seen yet, and grows up to the asked radius
-MIN_FIRST_RADIUS_M = 100         # nor below this, whatever the density hint says
-HINT_CELLS = 1 / 0.1             # density hints per 0.1° × 0.1° cell (~11 km)
-HINT_LIMIT = 100_000             # cells remembered per process before the hints start over
-HINT_SLACK = 1.25                # the first radius is this much wider than the density suggests
+FIRST_RADIUS_M = 1000            # the search starts here and grows up to the asked radius
 LOCK_SECONDS = 120
 BUILD_BATCH = 5000
 WRITE_CHUNK = 1000
@@ -344,32 +336,8 @@ def _scripts():
     state = current_app.extensions.get("stations_geo")
     if state is None:
         state = current_app.extensions["stations_geo"] = {"pending": set(), "lock": threading.Lock(),
-                                                          "thread": None, "density": {}}
+                                                          "thread": None}
     return state
-
-
-def _first_radius(density: float | None, count: int, radius: float) -> float:
-    """The radius expected to hold ``count`` stations at ``density`` (stations per m²), within bounds."""
-    if density is None:
-        return min(radius, FIRST_RADIUS_M)
-    if density <= 0:
-        return radius
-    return min(radius, max(MIN_FIRST_RADIUS_M, HINT_SLACK * math.sqrt(count / (math.pi * density))))
-
-
-def _learn_density(hints: dict, cell: tuple[int, int], scanned: int, count: int, last: float,
-                   searched: float) -> None:
-    """Remember the density the script met: ``count`` stations within ``last`` metres when
-    GEOSEARCH was cut by COUNT, else ``scanned`` stations within the radius searched."""
-    if scanned == count and last > 0:
-        density = count / (math.pi * last * last)
-    elif searched > 0:
-        density = scanned / (math.pi * searched * searched)
-    else:
-        return
-    if len(hints) >= HINT_LIMIT and cell not in hints:
-        hints.clear()
-    hints[cell] = density
 
 
 def search(q: Query) -> list[str]:
@@ -380,10 +348,8 @@ def search(q: Query) -> list[str]:
     script = redis_store.script(_SEARCH_LUA)
     if abs(q.lat) > GEO_LAT_MAX:
         raise IndexMissing()  # Redis cannot search from there; the database can
+    first_radius = min(q.radius, FIRST_RADIUS_M)
     count = q.limit + 8 if not q.filtered else max(q.limit * 4, 128)
-    hints = state["density"]
-    cell = (math.floor(q.lat * HINT_CELLS), math.floor(q.lng * HINT_CELLS))
-    first_radius = _first_radius(hints.get(cell), count, q.radius)
     while True:
         raw = script(
             keys=[GEO_KEY, FLT_KEY, REC_KEY, READY_KEY],
@@ -392,7 +358,6 @@ def search(q: Query) -> list[str]:
         if raw is None:
             raise IndexMissing()
         scanned, count, last, searched = int(raw[0]), int(raw[1]), float(raw[2]), float(raw[3])
-        _learn_density(hints, cell, scanned, count, last, searched)
         found = []
         for i in range(4, len(raw), 3):
             if not raw[i + 1] or not raw[i + 2]:

@@ -331,10 +331,10 @@ def test_an_index_write_that_failed_after_the_commit_is_replayed(app, client, ad
     assert [i["name"] for i in nearby(client, lat=far_lat, lng=far_lng).get_json()["items"]] == ["驿站LOST"]
 
 
-def test_answers_stay_exact_whatever_density_the_previous_search_met(client, admin, redis_client):
-    # Each search starts from the station density the previous one met nearby (same ~11 km
-    # cell): here a dense cluster, 40 stations within 150 m of the centre, and 3 km east a
-    # sparse spread of 24 stations 400–2,900 m out.  Each answer must be the database's.
+def test_answers_stay_exact_in_dense_and_sparse_places_alike(client, admin, redis_client):
+    # A dense cluster, 40 stations within 150 m of the centre (the search stops at its first
+    # radius, cut by COUNT), and 3 km east a sparse spread of 24 stations 400–2,900 m out (the
+    # radius grows), searched in turn.  Each answer must be the database's.
     for n in range(40):
         create(client, admin, f"D{n:02d}", north_m=(n * 37) % 300 - 150, east_m=(n * 53) % 300 - 150)
     for n in range(24):
