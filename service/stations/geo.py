@@ -218,6 +218,21 @@ return 0
 """
 
 
+_SWAP_LUA = """
+-- KEYS: the three freshly built keys, then the three live keys they replace
+-- Each live key is unlinked (its memory freed in the background, however large) and the
+-- built one renamed in its place: O(1) in Redis at any size.  A built key already gone was
+-- swapped by this same call before a retry: nothing to do for it.
+for i = 1, 3 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('UNLINK', KEYS[i + 3])
+    redis.call('RENAME', KEYS[i], KEYS[i + 3])
+  end
+end
+return 1
+"""
+
+
 class IndexMissing(Exception):
     """The ready marker is absent (Redis flushed or restarted, or never built)."""
 
@@ -500,8 +515,11 @@ def _iter_live_batches(batch: int = BUILD_BATCH):
 def rebuild() -> int:
     """Build the index from the database under the Redis lock → number of stations indexed.
 
-    Builds into temporary keys, swaps them in atomically, replays the ids
-    written meanwhile, then writes the ready marker.  Raises RebuildBusy when
+    Builds into temporary keys, swaps them in atomically (one script; the old
+    keys are unlinked, so Redis frees even a national index in the background
+    instead of blocking every client for seconds, and a swap retried after a
+    timeout is harmless), replays the ids written meanwhile, then writes the
+    ready marker.  Raises RebuildBusy when
     another process is rebuilding.
     """
     client = _client()
@@ -527,14 +545,10 @@ def rebuild() -> int:
             pipe.execute()
             count += len(rows)
             lock.reacquire()
-        pipe = client.pipeline(transaction=True)
         if count:
-            pipe.rename(tmp_geo, GEO_KEY)
-            pipe.rename(tmp_flt, FLT_KEY)
-            pipe.rename(tmp_rec, REC_KEY)
+            redis_store.script(_SWAP_LUA)(keys=[tmp_geo, tmp_flt, tmp_rec, GEO_KEY, FLT_KEY, REC_KEY])
         else:
-            pipe.delete(GEO_KEY, FLT_KEY, REC_KEY)
-        pipe.execute()
+            client.unlink(GEO_KEY, FLT_KEY, REC_KEY)
         _replay_dirty(client)
         client.set(READY_KEY, _dumps({"built_at": clock.isoformat(clock.now()), "count": count}))
         _replay_dirty(client)
@@ -542,7 +556,7 @@ def rebuild() -> int:
         return count
     finally:
         try:
-            client.delete(tmp_geo, tmp_flt, tmp_rec)
+            client.unlink(tmp_geo, tmp_flt, tmp_rec)
             lock.release()
         except redis.RedisError:  # lock expired or Redis gone: nothing to release
             pass

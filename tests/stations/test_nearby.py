@@ -6,6 +6,7 @@ import math
 import pytest
 
 from service.common import clock
+from service.extensions import redis_store
 from service.stations import geo
 from tests.helpers import bearer, error_code, staff_token
 from tests.stations.support import CENTRE, create, csv_upload, import_file, nearby, offset
@@ -352,3 +353,19 @@ def test_answers_stay_exact_in_dense_and_sparse_places_alike(client, admin, redi
         assert len(from_index.get_json()["items"]) == 20
     assert all(i["name"].startswith("驿站S") for i in nearby(client, lat=sparse[0], lng=sparse[1],
                                                               radius_m=2950).get_json()["items"])
+
+
+def test_rebuilding_over_a_live_index_swaps_it_whole(app, client, admin, redis_client):
+    for n in range(30):
+        create(client, admin, f"R{n:02d}", north_m=n * 50, east_m=(n * 71) % 900)
+    nearby(client)  # from the database; the index is built
+    first = nearby(client)
+    with app.app_context():
+        assert geo.rebuild() == 30  # over the live index: its keys are unlinked, the new ones renamed in
+        # A swap sent again after a timeout finds its built keys gone and leaves the live index alone.
+        built = [f"{key}:build:retried" for key in (geo.GEO_KEY, geo.FLT_KEY, geo.REC_KEY)]
+        redis_store.script(geo._SWAP_LUA)(keys=built + [geo.GEO_KEY, geo.FLT_KEY, geo.REC_KEY])
+    after = nearby(client)
+    assert after.headers["X-Stations-Source"] == "index" and after.data == first.data
+    assert redis_client.zcard(geo.GEO_KEY) == 30
+    assert redis_client.keys("stations:*:build:*") == []
