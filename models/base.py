@@ -133,4 +133,3 @@ def _ping_after_idle(dbapi_connection, connection_record, connection_proxy):
         dbapi_connection.rollback()
     except Exception as err:
         raise DisconnectionError("connection failed its ping") from err
-

@@ -148,12 +148,17 @@ def require_auth(fn):
     return _document(wrapper)
 
 
-def require_worker(fn):
+def _checked_by(check, fn):
+    """``fn`` behind ``check()`` (which raises 401/403), documented as needing a bearer token."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        load_worker()
+        check()
         return fn(*args, **kwargs)
     return _document(wrapper)
+
+
+def require_worker(fn):
+    return _checked_by(load_worker, fn)
 
 
 def require_worker_session(fn):
@@ -163,11 +168,7 @@ def require_worker_session(fn):
     ``g.identity.user_id`` through a link the erasure removes (erasing a
     worker also revokes their sessions), so a worker row is never needed.
     """
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        worker_identity()
-        return fn(*args, **kwargs)
-    return _document(wrapper)
+    return _checked_by(worker_identity, fn)
 
 
 def require_staff(*roles: str):

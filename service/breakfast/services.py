@@ -6,7 +6,9 @@ and oil by.  Every staff write is audit-logged in its own transaction.
 
 Invariants kept by the database, not only here:
 - one check-in per roster entry per serving day: unique
-  ``(roster_entry_id, serving_date)``;
+  ``(roster_entry_id, serving_date)``; and one per user per serving day,
+  unique ``(worker_id, serving_date)``, for a user who moved to a new entry
+  when their phone changed;
 - never more than the quota per point per day: the counter row
   ``breakfast_daily_counts`` is incremented in the same atomic write as the
   check-in insert, and ``CHECK served <= quota`` refuses the increment past

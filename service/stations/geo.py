@@ -493,10 +493,6 @@ def _retry_pending(state) -> None:
 
 # --- (re)building -----------------------------------------------------------------
 
-def is_ready() -> bool:
-    return bool(_client().exists(READY_KEY))
-
-
 def _iter_live_batches(batch: int = BUILD_BATCH):
     """Live stations by id, ``batch`` at a time, each batch in its own short transaction."""
     last = 0
