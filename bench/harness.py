@@ -77,9 +77,9 @@ class Stack:
         self.app = create_app(env="production")
         return self
 
-    def start_server(self) -> None:
+    def start_server(self, app: str = "wsgi:app") -> None:
         self.gunicorn = subprocess.Popen(
-            [PY, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=self.env)
+            [PY, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", app], cwd=ROOT, env=self.env)
         wait_port(self.port, timeout=30)
         import urllib.request
         for _ in range(100):

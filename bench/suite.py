@@ -470,9 +470,74 @@ def scenario_roundtrip(stack: Stack, fl: dict, args) -> None:
                 say(f"| {name} | {wall:.0f} | {cpu:.0f} |")
 
 
+def scenario_ladder(stack: Stack, fl: dict, args) -> None:
+    """How near /livez any nearby search or check-in can come on this stack (bench/ladder_app.py).
+
+    Each rung adds one part that SPEC.md asks of the hot endpoints; the last
+    rungs are the real endpoints.  Measured like the nearby search: three
+    runs, each right after a /livez run of the same length.
+    """
+    from sqlalchemy import func, select
+
+    from models import db
+    from models.station import Station
+    from service.breakfast import bulk
+    from service.stations import geo
+    from service.stations.importer import bulk_load
+
+    want = min(args.stations, 200_000)
+    org = root_org(stack)
+    with stack.app.app_context():
+        have = db.session.scalar(select(func.count()).select_from(Station))
+        if have < want:
+            bulk_load(data.station_records(have, want - have), chunk_size=20_000)
+        if not stack.redis.exists(geo.READY_KEY):
+            geo.rebuild()  # else the first searches would start one and be answered from the database
+        pairs = bulk.create_eligible_workers(org, 2_000, phone_start=15500000000,
+                                             openid_prefix="bench-ladder-", link=False)
+        tokens = bulk.issue_worker_tokens([w for w, _ in pairs])
+    settle(stack)
+    rng = random.Random(3)
+    queries = [data.nearby_query(rng) for _ in range(5000)]
+    points = [q.split("?", 1)[1].split("&radius_m")[0] for q in queries]
+
+    def post(path):
+        return lambda i: ("POST", path, bearer(tokens[i % len(tokens)]), b"", path)
+
+    rungs = [
+        ("Flask-Limiter, per client (one Redis round trip)", lambda i: loadgen.get("/bench/ladder/limited")),
+        ("+ one Redis round trip doing no work (PING)", lambda i: loadgen.get("/bench/ladder/ping")),
+        ("+ one plain GEOSEARCH instead, 1 km, nearest 20",
+         lambda i: loadgen.get(f"/bench/ladder/geosearch?{points[i % len(points)]}&radius_m=1000")),
+        ("+ one plain GEOSEARCH instead, 3 km, nearest 20",
+         lambda i: loadgen.get(f"/bench/ladder/geosearch?{points[i % len(points)]}&radius_m=3000")),
+        ("GET /stations/nearby (the endpoint)", lambda i: loadgen.get(queries[i % len(queries)])),
+        ("worker session + Flask-Limiter, per worker (two Redis round trips)", post("/bench/ladder/session")),
+        ("+ one SELECT 1 on PostgreSQL", post("/bench/ladder/session-sql")),
+    ]
+    say(f"\n## The ladder: the least a nearby search or a check-in can cost here ({want:,} stations), "
+        "16 connections\n")
+    say("| rung | req/s | p50 ms | ratio to /livez (median of three pairs) | the three ratios | "
+        "CPU per request (ms) | /livez beside it | ratio of the CPU totals |")
+    say("|---|---|---|---|---|---|---|---|")
+    stack.stop_server()
+    stack.start_server("bench.ladder_app:app")
+    try:
+        for name, make in rungs:
+            loadgen.run(stack.url, make, concurrency=CONC, duration=2)
+            s, ratio, ratios, _ = paired(stack, make, args.duration)
+            cpu, floor_cpu = sum(s["cpu"].values()), sum(s["floor_cpu"].values())
+            say(f"| {name} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {ratio:.2f} | "
+                f"{', '.join(f'{r:.2f}' for r in ratios)} | {CpuMeter.format(s['cpu'])} | "
+                f"{CpuMeter.format(s['floor_cpu'])} | {floor_cpu / cpu:.2f} |")
+    finally:
+        stack.stop_server()
+        stack.start_server()
+
+
 SCENARIOS = {"nearby": scenario_nearby, "checkin": scenario_checkin, "booking": scenario_booking,
              "queue": scenario_queue, "annual": scenario_annual, "mix": scenario_mix, "soak": scenario_soak,
-             "roundtrip": scenario_roundtrip}
+             "roundtrip": scenario_roundtrip, "ladder": scenario_ladder}
 
 
 def main() -> None:

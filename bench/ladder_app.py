@@ -1,0 +1,84 @@
+"""The service exactly as production serves it, plus the rungs of a ladder (bench only).
+
+Each rung answers with a fixed short body and adds, on top of the rung
+below it, one part that a hot endpoint cannot do without under SPEC.md:
+
+- ``/bench/ladder/limited``: Flask-Limiter's per-client limit (one Redis
+  round trip), as the nearby search has;
+- ``/bench/ladder/ping``: that, plus one more Redis round trip doing no work
+  (``PING``): the least any search on Redis can cost;
+- ``/bench/ladder/geosearch?lat&lng&radius_m``: that, plus one plain
+  ``GEOSEARCH`` on the station index (nearest 20, ids and distances only —
+  no filters, no records, no database fallback): less than a nearby search
+  can do;
+- ``/bench/ladder/session``: a worker's Redis session and the per-worker
+  check-in limit, as a check-in has;
+- ``/bench/ladder/session-sql``: that, plus one ``SELECT 1`` on PostgreSQL
+  (autocommit): less than a check-in's durable insert.
+
+Measured beside ``/livez`` by the ``ladder`` scenario, the rungs show how
+near the floor any implementation on this stack can come, and how much of a
+real endpoint's cost is its own.  Served by ``gunicorn … bench.ladder_app:app``
+only; the service never imports this module.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from sqlalchemy import text
+
+from models import db
+from service import create_app
+from service.auth.permissions import require_worker_session
+from service.common.http import config_limit
+from service.extensions import client_address_key, limiter, rate_limit_key, redis_store
+from service.stations.geo import GEO_KEY
+
+ladder = Blueprint("bench_ladder", __name__, url_prefix="/bench/ladder")
+
+_OK = b'{"status":"ok"}'
+
+
+def _ok(body: bytes = _OK) -> Response:
+    return Response(body, mimetype="application/json")
+
+
+@ladder.get("/limited")
+@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+def limited():
+    return _ok()
+
+
+@ladder.get("/ping")
+@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+def ping():
+    redis_store.client.ping()
+    return _ok()
+
+
+@ladder.get("/geosearch")
+@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+def geosearch():
+    hits = redis_store.client.execute_command(
+        "GEOSEARCH", GEO_KEY, "FROMLONLAT", float(request.args["lng"]), float(request.args["lat"]),
+        "BYRADIUS", int(request.args["radius_m"]), "m", "ASC", "COUNT", 20, "WITHDIST")
+    return _ok(b'{"items":[%s]}' % b",".join(b"[%s,%s]" % (member, dist) for member, dist in hits))
+
+
+@ladder.post("/session")
+@limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
+@require_worker_session
+def session():
+    return _ok()
+
+
+@ladder.post("/session-sql")
+@limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
+@require_worker_session
+def session_sql():
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SELECT 1")).all()
+    return _ok()
+
+
+app = create_app()
+app.register_blueprint(ladder)
