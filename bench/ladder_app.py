@@ -38,25 +38,30 @@ ladder = Blueprint("bench_ladder", __name__, url_prefix="/bench/ladder")
 _OK = b'{"status":"ok"}'
 
 
+# the two limits the hot endpoints have: per client address (nearby), per signed-in worker (check-in)
+per_client = limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+per_worker = limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
+
+
 def _ok(body: bytes = _OK) -> Response:
     return Response(body, mimetype="application/json")
 
 
 @ladder.get("/limited")
-@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+@per_client
 def limited():
     return _ok()
 
 
 @ladder.get("/ping")
-@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+@per_client
 def ping():
     redis_store.client.ping()
     return _ok()
 
 
 @ladder.get("/geosearch")
-@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+@per_client
 def geosearch():
     hits = redis_store.client.execute_command(
         "GEOSEARCH", GEO_KEY, "FROMLONLAT", float(request.args["lng"]), float(request.args["lat"]),
@@ -65,14 +70,14 @@ def geosearch():
 
 
 @ladder.post("/session")
-@limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
+@per_worker
 @require_worker_session
 def session():
     return _ok()
 
 
 @ladder.post("/session-sql")
-@limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
+@per_worker
 @require_worker_session
 def session_sql():
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
