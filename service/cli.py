@@ -1,16 +1,22 @@
 """Command-line tools: ``flask --app wsgi staff create|disable`` and ``seed-demo``."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from models import Organization, StaffUser, db
 from models.user import STAFF_ROLES
+from service.auth.services import create_staff, disable_staff
+from service.breakfast import demo as breakfast_demo
+from service.enrollment import demo as enrollment_demo
 from service.errors import ServiceError
+from service.legal_aid import demo as legal_aid_demo
+from service.organizations.services import create_root_or_child
+from service.stations import demo as stations_demo
+
+# Each feature's demo data, in the order they build on each other.
+DEMO_SEEDS = (enrollment_demo.seed, legal_aid_demo.seed, stations_demo.seed, breakfast_demo.seed)
 
 staff_cli = AppGroup("staff", help="工作人员账号 / staff accounts")
 
@@ -33,8 +39,6 @@ DEMO_STAFF = [
 @click.option("--name", "display_name", default=None)
 def staff_create(username, password, roles, org_id, display_name):
     """Create a staff account with one or more roles over an organization subtree."""
-    from service.auth.services import create_staff
-
     if org_id is not None and db.session.get(Organization, org_id) is None:
         raise click.ClickException(f"organization {org_id} does not exist")
     try:
@@ -48,8 +52,6 @@ def staff_create(username, password, roles, org_id, display_name):
 @click.argument("username")
 def staff_disable(username):
     """Disable a staff account and revoke all its sessions at once."""
-    from service.auth.services import disable_staff
-
     try:
         revoked = disable_staff(username)
     except ServiceError as err:
@@ -61,9 +63,6 @@ def staff_disable(username):
 @with_appcontext
 def seed_demo():
     """Load the demo data once (idempotent) and print the demo accounts."""
-    from service.auth.services import create_staff
-    from service.organizations.services import create_root_or_child
-
     orgs: dict[str, Organization] = {o.name: o for o in db.session.scalars(select(Organization))}
     if DEMO_CITY not in orgs:
         city = create_root_or_child(DEMO_CITY, None, "江苏省扬州市",
@@ -81,19 +80,11 @@ def seed_demo():
             org_id = orgs[org_name].id if org_name else None
             create_staff(username, password, [(role, org_id)], display)
     ctx = {"orgs": orgs, "city": orgs[DEMO_CITY]}
-    from service import FEATURES
-    for feature in FEATURES:
-        name = f"service.{feature}.demo"
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).seed(ctx)
-            db.session.commit()
+    for seed in DEMO_SEEDS:
+        seed(ctx)
+        db.session.commit()
     click.echo("Demo data ready. Staff accounts (username / password / role):")
     for username, password, role, org_name, _ in DEMO_STAFF:
         click.echo(f"  {username:16} {password:16} {role}{' @ ' + org_name if org_name else ''}")
     click.echo("Workers: POST /api/v1/auth/wechat/login {\"code\": \"dev-alice\"} (each code works once: "
                "dev-alice.2, dev-alice.3 … are alice again); bind a phone with {\"code\": \"phone-13800138000\"}.")
-
-
-def register(app) -> None:
-    app.cli.add_command(staff_cli)
-    app.cli.add_command(seed_demo)

@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from models import StaffRole, StaffUser, Worker, db
 from models.user import STAFF_ROLES
 from service.auth import sessions
-from service.common import clock, pii, registry
+from service.common import clock, pii
 from service.common.audit import record as audit
 from service.errors import RateLimited, ServiceError, ValidationFailed, error_type
 from service.extensions import redis_store
@@ -60,7 +60,7 @@ def wechat_login(code: str) -> dict:
         db.session.commit()
     sessions.store_session_key(worker.id, session["session_key"])
     token, ttl = sessions.create("worker", worker.id)
-    return {"token": token, "expires_in": ttl, "is_new_user": is_new, "user": me_for_worker(worker)}
+    return {"token": token, "expires_in": ttl, "is_new_user": is_new, "worker": worker}
 
 
 def bind_phone(worker: Worker, code: str | None = None, encrypted_data: str | None = None,
@@ -88,45 +88,10 @@ def worker_phone(worker: Worker) -> str | None:
     return pii.decrypt(worker.phone_enc, "worker.phone") if worker.phone_enc else None
 
 
-def me_for_worker(worker: Worker) -> dict:
-    out = {"id": worker.id, "kind": "worker", "roles": [], "phone": pii.mask(worker_phone(worker)),
-           "membership": None, "breakfast_eligible": False}
-    out.update(registry.profile_for(worker))
-    return out
-
-
 def me_for_staff(staff: StaffUser) -> dict:
     return {"id": staff.id, "kind": "staff", "username": staff.username, "display_name": staff.display_name,
             "roles": [{"role": r.role, "organization_id": r.organization_id} for r in staff.roles],
             "phone": None, "membership": None, "breakfast_eligible": False}
-
-
-def worker_data(worker: Worker) -> dict:
-    """Everything stored about the worker, decrypted for them alone (PIPL access)."""
-    data = {
-        "account": {"id": worker.id, "openid": worker.openid, "unionid": worker.unionid,
-                    "phone": worker_phone(worker),
-                    "phone_verified_at": clock.isoformat(worker.phone_verified_at),
-                    "created_at": clock.isoformat(worker.created_at),
-                    "last_login_at": clock.isoformat(worker.last_login_at)},
-    }
-    data.update(registry.export_for(worker.id))
-    return data
-
-
-def erase_worker(worker: Worker) -> None:
-    """PIPL deletion: personal data removed or anonymised in every table, sessions
-    revoked; counts (breakfasts served, bookings, members) stay correct."""
-    registry.erase_for(worker.id)
-    worker.openid = None
-    worker.unionid = None
-    worker.phone_enc = None
-    worker.phone_hash = None
-    worker.phone_verified_at = None
-    worker.erased_at = clock.now()
-    db.session.commit()
-    sessions.revoke_all("worker", worker.id)
-    sessions.forget_session_key(worker.id)
 
 
 # --- staff -------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g
 
+from service import worker_data
 from service.auth import services, sessions
 from service.auth.permissions import current_identity, require_auth, require_worker
 from service.auth.schemas import (LoginResultSchema, MeSchema, MyDataSchema, PhoneBindSchema,
@@ -20,7 +21,9 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与�
 @blp.response(200, LoginResultSchema)
 def wechat_login(body):
     """用 wx.login() 的 code 登录；首次登录自动注册"""
-    return services.wechat_login(body["code"])
+    result = services.wechat_login(body["code"])
+    result["user"] = worker_data.me_for_worker(result.pop("worker"))
+    return result
 
 
 @blp.route("/auth/wechat/phone", methods=["POST"])
@@ -57,7 +60,7 @@ def logout():
 def me():
     """当前用户信息（个人信息已脱敏）"""
     if g.identity.kind == "worker":
-        return services.me_for_worker(g.worker)
+        return worker_data.me_for_worker(g.worker)
     return services.me_for_staff(g.staff)
 
 
@@ -66,7 +69,7 @@ def me():
 @blp.response(204)
 def delete_me():
     """删除本人个人信息（个人信息保护法：删除权）"""
-    services.erase_worker(g.worker)
+    worker_data.erase_worker(g.worker)
     return None
 
 
@@ -75,4 +78,4 @@ def delete_me():
 @blp.response(200, MyDataSchema)
 def my_data():
     """本人存储在系统中的全部信息（未脱敏，仅本人可见）"""
-    return services.worker_data(g.worker)
+    return worker_data.worker_data(g.worker)

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Organization, db
 from models.breakfast import BreakfastPoint, Checkin, DailyCount, RosterEntry
 from service.breakfast import qr
-from service.common import clock, pii, registry
+from service.common import clock, pii
 from service.common.audit import record as audit
 from service.common.excel import read_table, xlsx_response
 from service.common.pagination import paginate
@@ -657,7 +657,7 @@ def report_xlsx(scope, month: dt.date | None = None, point_id: int | None = None
         ["面粉（公斤）", ing["flour_kg"], "每份（克）", ing["per_serving"]["flour_g"]],
         ["食用油（升）", ing["oil_l"], "每份（毫升）", ing["per_serving"]["oil_ml"]],
     ]
-    return xlsx_response(f"早餐统计-{label}.xlsx", {
+    return xlsx_response(f"早餐统计-{label}.xlsx", ascii_name=f"breakfast-report-{label}.xlsx", sheets={
         "汇总": (["月份", "早餐点", "供应份数", "就餐人数"], summary),
         "每日统计": (["日期", "早餐点", "份数"], daily),
         "职工统计": (["姓名", "手机号", "单位", "就餐次数"], workers),
@@ -667,13 +667,11 @@ def report_xlsx(scope, month: dt.date | None = None, point_id: int | None = None
 
 # --- the worker-wide hooks (GET /me, GET /me/data, DELETE /me) ------------------------
 
-@registry.profile_fields
-def _profile(worker) -> dict:
+def profile_fields(worker) -> dict:
     return {"breakfast_eligible": is_eligible(worker.id)}
 
 
-@registry.personal_data("breakfast")
-def _export(worker_id: int) -> dict:
+def personal_data(worker_id: int) -> dict:
     entry = db.session.scalar(select(RosterEntry).where(RosterEntry.worker_id == worker_id))
     roster = None
     if entry is not None:
@@ -691,8 +689,7 @@ def _export(worker_id: int) -> dict:
          "checked_in_at": clock.isoformat(r.checked_in_at), "distance_m": r.distance_m} for r in rows]}
 
 
-@registry.eraser
-def _erase(worker_id: int) -> None:
+def erase_personal_data(worker_id: int) -> None:
     """Unlink the worker and wipe the roster entry's personal data.
 
     Check-ins stay (the monthly counts and distinct workers stay right, by

@@ -116,8 +116,12 @@ def _safe_cell(ws, value):
     return value
 
 
-def xlsx_response(filename: str, sheets: dict[str, tuple[list[str], Iterable[Iterable]]]) -> Response:
+def xlsx_response(filename: str, sheets: dict[str, tuple[list[str], Iterable[Iterable]]], *,
+                  ascii_name: str) -> Response:
     """A download of one workbook; ``sheets`` maps a sheet title to (headers, rows).
+    The one way every feature returns a spreadsheet: services give headers and
+    rows, the view names the file (``filename`` in Chinese for ``filename*``,
+    ``ascii_name`` for the clients that read only the plain ``filename``).
 
     Rows are written through openpyxl's write-only mode to a temporary file,
     so memory stays flat however many rows there are.  Text is written as
@@ -155,7 +159,6 @@ def xlsx_response(filename: str, sheets: dict[str, tuple[list[str], Iterable[Ite
 
     resp = Response(stream(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp.headers["Content-Length"] = str(size)
-    ascii_name = filename.encode("ascii", "ignore").decode() or "export.xlsx"
     resp.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}")
     return resp

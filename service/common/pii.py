@@ -61,6 +61,19 @@ def decrypt(token: str | None, context: str = "") -> str | None:
     return AESGCM(keys[version]).decrypt(raw[:12], raw[12:], context.encode()).decode()
 
 
+def decrypt_optional(token: str | None, context: str = "") -> str | None:
+    """``decrypt`` for display: None for no value, and None (logged) for a value
+    written under a key no longer configured, so one lost key never fails a page."""
+    if not token:
+        return None
+    try:
+        return decrypt(token, context)
+    except Exception:
+        import logging
+        logging.getLogger(__name__).warning("cannot decrypt %s (key version %s)", context, key_version(token))
+        return None
+
+
 def key_version(token: str | None) -> int | None:
     if not token:
         return None

@@ -52,7 +52,7 @@ def annual_xlsx():
     """年度工作报告数据（Excel）"""
     year = _annual_args()["year"]
     rows = stats.annual_rows(stats.annual(g.scope, year))
-    return xlsx_response(f"年度统计-{year}.xlsx", {f"{year}年度": (["类别", "项目", "数值"], rows)})
+    return xlsx_response(f"年度统计-{year}.xlsx", ascii_name=f"annual-stats-{year}.xlsx", sheets={f"{year}年度": (["类别", "项目", "数值"], rows)})
 
 
 @bp.route("/audit-log")

@@ -37,7 +37,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from models import Organization, StaffUser, Worker, db
 from models.enrollment import EnrollmentApplication, Membership
 from service.auth.permissions import Scope, scope_for, subtree_ids
-from service.common import clock, pii, registry
+from service.common import clock, pii
 from service.common.audit import record as audit
 from service.common.excel import xlsx_response
 from service.common.pagination import paginate
@@ -500,7 +500,7 @@ def export_members(scope: Scope, args: dict):
                    clock.to_local(submitted_at).strftime("%Y-%m-%d %H:%M") if submitted_at else None]
 
     stamp = clock.local_now().strftime("%Y%m%d%H%M")
-    response = xlsx_response(f"工会会员名单-{stamp}.xlsx", {"会员名单": (EXPORT_HEADERS, rows())})
+    response = xlsx_response(f"工会会员名单-{stamp}.xlsx", ascii_name=f"members-{stamp}.xlsx", sheets={"会员名单": (EXPORT_HEADERS, rows())})
     filters = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
                for k, v in args.items() if k != "full" and v is not None}
     if filters.get("q") and _LONG_NUMBER.search(filters["q"]):
@@ -519,8 +519,7 @@ def export_members(scope: Scope, args: dict):
 
 # --- hooks into the worker-wide use cases ---------------------------------------------
 
-@registry.profile_fields
-def _profile(worker: Worker) -> dict:
+def profile_fields(worker: Worker) -> dict:
     """``GET /me``: the brief member card (no personal data beyond the member number)."""
     membership = _current_membership(worker.id)
     if membership is None:
@@ -534,8 +533,7 @@ def _profile(worker: Worker) -> dict:
     }}
 
 
-@registry.personal_data("enrollment")
-def _personal_data(worker_id: int) -> dict:
+def personal_data(worker_id: int) -> dict:
     """``GET /me/data``: every application and membership, decrypted for the worker alone."""
     apps = db.session.scalars(select(EnrollmentApplication)
                               .where(EnrollmentApplication.worker_id == worker_id)
@@ -551,8 +549,7 @@ def _personal_data(worker_id: int) -> dict:
     return {"applications": out_apps, "memberships": out_members}
 
 
-@registry.eraser
-def _erase(worker_id: int) -> None:
+def erase_personal_data(worker_id: int) -> None:
     """``DELETE /me``: blank the name, ID number, phone and free text; a pending
     application is withdrawn.  Rows, occupations, organizations and dates stay,
     so every count stays right; the member number is never reused."""

@@ -48,7 +48,7 @@ from models import Organization, Worker, db
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidRule, LegalAidSlot
 from service.common.schemas import MAX_ID
 from service.auth.permissions import Scope
-from service.common import clock, pii, registry
+from service.common import clock, pii
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import InvalidState, NotFound, ValidationFailed, error_type
@@ -869,8 +869,7 @@ def day_sheet(scope: Scope, provider_id: int, day: dt.date) -> tuple[str, list[s
 
 # --- PIPL: the worker's data and its erasure ------------------------------------------------
 
-@registry.personal_data("legal_aid")
-def export_worker_data(worker_id: int) -> list[dict]:
+def personal_data(worker_id: int) -> list[dict]:
     """The worker's bookings, with their description and contact phone decrypted."""
     bookings = db.session.scalars(select(LegalAidBooking).where(LegalAidBooking.worker_id == worker_id)
                                   .order_by(LegalAidBooking.id))
@@ -887,8 +886,7 @@ def export_worker_data(worker_id: int) -> list[dict]:
     return out
 
 
-@registry.eraser
-def erase_worker_data(worker_id: int) -> None:
+def erase_personal_data(worker_id: int) -> None:
     """PIPL deletion: future bookings are cancelled (seats freed, reminders
     withdrawn); description, contact phone and notes of every booking are
     erased; topic, status and outcome stay for the counts."""

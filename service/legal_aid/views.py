@@ -110,7 +110,7 @@ def update_provider(body, provider_id):
 def day_sheet(args, provider_id):
     """下载服务提供方某日的咨询安排表（Excel，电话已脱敏）"""
     title, headers, rows = services.day_sheet(g.scope, provider_id, args["date"])
-    return xlsx_response(f"咨询安排-{title}.xlsx", {"咨询安排": (headers, rows)})
+    return xlsx_response(f"咨询安排-{title}.xlsx", ascii_name="legal-aid-day-sheet.xlsx", sheets={"咨询安排": (headers, rows)})
 
 
 # --- staff: slots and weekly rules --------------------------------------------------------

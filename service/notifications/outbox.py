@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from models import Notification, db
-from service.common import clock, registry
+from service.common import clock
 
 
 def enqueue(worker_id: int, kind: str, data: dict, *, send_after: dt.datetime | None = None,
@@ -53,8 +53,7 @@ def _jsonable(data: dict) -> dict:
     return out
 
 
-@registry.eraser
-def _erase(worker_id: int) -> None:
+def erase_personal_data(worker_id: int) -> None:
     """``DELETE /me``: messages not yet sent are cancelled and every message's
     data (names, reasons, places) is blanked; the rows stay for the counts."""
     db.session.execute(

@@ -100,3 +100,35 @@ def create_root_or_child(name: str, parent: Organization | None, region: str | N
     db.session.flush()
     org.path = (parent.path if parent else "/") + f"{org.id}/"
     return org
+
+
+def owning_organization(scope: Scope, data: dict, *, field: str = "organization_id",
+                        federation_level: bool = False, noun: str = "记录") -> int | None:
+    """The organization a new record (point, roster, station, provider …) belongs to —
+    the one rule every feature uses.
+
+    - Given: it must exist and lie within the caller's scope, else 422 on ``field``.
+    - Given as null: the federation level, allowed only where ``federation_level``
+      records exist (stations) and only for whole-federation staff.
+    - Not given: whole-federation staff get the federation level where it exists,
+      else the federation's single root; other staff the single top organization
+      of their scope; 422 asking to choose when that is ambiguous.
+    """
+    if data.get(field) is not None:
+        org = db.session.get(Organization, data[field])
+        if org is None or not scope.allows(org.id):
+            raise ValidationFailed({field: ["工会组织不存在或不在您的管辖范围内"]})
+        return org.id
+    if field in data and not (federation_level and scope.org_ids is None):
+        raise ValidationFailed({field: [f"只有市总工会层级的工作人员可以维护市级{noun}"]})
+    if scope.org_ids is None:
+        if federation_level:
+            return None
+        tops = list(db.session.scalars(select(Organization.id).where(Organization.parent_id.is_(None)).limit(2)))
+    else:
+        rows = db.session.execute(select(Organization.id, Organization.parent_id)
+                                  .where(Organization.id.in_(scope.org_ids))).all()
+        tops = [oid for oid, parent in rows if parent not in scope.org_ids]
+    if len(tops) != 1:
+        raise ValidationFailed({field: [f"请选择{noun}所属的工会组织"]})
+    return tops[0]

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Organization, db
 from models.station import Station, StationReport
 from service.auth.permissions import Scope
-from service.common import clock, registry
+from service.common import clock
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import InvalidState, NotFound, ValidationFailed, error_type
@@ -219,16 +219,14 @@ def _staff_id():
     return identity.user_id if identity is not None and identity.kind == "staff" else None
 
 
-@registry.personal_data("station_reports")
-def _export_reports(worker_id: int) -> list[dict]:
+def personal_data(worker_id: int) -> list[dict]:
     rows = db.session.scalars(select(StationReport).where(StationReport.worker_id == worker_id)
                               .order_by(StationReport.id)).all()
     return [{"id": r.id, "station_id": r.station_id, "kind": r.kind, "comment": r.comment, "status": r.status,
              "created_at": clock.isoformat(r.created_at)} for r in rows]
 
 
-@registry.eraser
-def _erase_reports(worker_id: int) -> None:
+def erase_personal_data(worker_id: int) -> None:
     """The reports stay for the station's record, unlinked from the worker and without the free text."""
     db.session.execute(update(StationReport).where(StationReport.worker_id == worker_id)
                        .values(worker_id=None, comment=None).execution_options(synchronize_session=False))

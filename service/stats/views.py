@@ -69,5 +69,5 @@ def annual_xlsx(args):
     """年度工作报告数据（Excel）"""
     figures = services.annual(g.scope, args["year"])
     rows = services.annual_rows(figures)
-    return xlsx_response(f"年度统计-{args['year']}.xlsx",
+    return xlsx_response(f"年度统计-{args['year']}.xlsx", ascii_name=f"annual-stats-{args['year']}.xlsx", sheets=
                          {f"{args['year']}年度": (["类别", "项目", "数值"], rows)})

@@ -330,7 +330,7 @@ def test_my_data_erasure_and_the_counts(app, client, city, redis_client):
     member_no = approve(client, reviewer, application["id"]).get_json()["member_no"]
 
     from models import Worker, db
-    from service.auth.services import worker_data
+    from service.worker_data import worker_data
     with app.app_context():
         me = client.get("/api/v1/me", headers=bearer(worker)).get_json()
         data = worker_data(db.session.get(Worker, me["id"]))["enrollment"]

@@ -157,7 +157,7 @@ def test_a_worker_sees_and_erases_their_legal_aid_data(world, client, app):
 
     # What GET /me/data shows under "legal_aid".  Read through the registry: the shared
     # MyDataSchema currently dumps only "account" (reported to the lead).
-    from service.common import registry
+    from service import worker_data as registry
 
     worker_id = client.get("/api/v1/me", headers=bearer(alice)).get_json()["id"]
     with app.app_context():

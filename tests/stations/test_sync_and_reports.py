@@ -175,7 +175,7 @@ def test_erasing_a_worker_unlinks_their_reports(app, client):
     worker = login_worker(client, "frank")
     client.post(f"/api/v1/stations/{station['id']}/reports", json={"kind": "other", "comment": "我的电话 13800138000"},
                 headers=bearer(worker))
-    from service.common import registry
+    from service import worker_data as registry
     me = client.get("/api/v1/me", headers=bearer(worker)).get_json()
     with app.app_context():
         mine = registry.export_for(me["id"])  # what GET /me/data shows under "station_reports"
