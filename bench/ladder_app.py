@@ -1,7 +1,7 @@
 """The service exactly as production serves it, plus the rungs of a ladder (bench only).
 
 Each rung answers with a fixed short body and adds, on top of the rung
-below it, one part that a hot endpoint cannot do without under SPEC.md:
+below it, one part that a hot endpoint cannot do without under docs/contract.md:
 
 - ``/bench/ladder/limited``: Flask-Limiter's per-client limit (one Redis
   round trip), as the nearby search has;

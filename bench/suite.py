@@ -473,7 +473,7 @@ def scenario_roundtrip(stack: Stack, fl: dict, args) -> None:
 def scenario_ladder(stack: Stack, fl: dict, args) -> None:
     """How near /livez any nearby search or check-in can come on this stack (bench/ladder_app.py).
 
-    Each rung adds one part that SPEC.md asks of the hot endpoints; the
+    Each rung adds one part that docs/contract.md asks of the hot endpoints; the
     nearby endpoint itself is measured among them.  Measured like the nearby
     search: three runs, each right after a /livez run of the same length.
     """

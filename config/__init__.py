@@ -77,7 +77,13 @@ def _profile_defaults(env: str) -> dict:
         "UPLOAD_MAX_BYTES": 20 * 1024 * 1024,
         "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle connections are pinged by models.base, not every checkout
         "WECHAT_APPID": "wx0000000000000000",
+        "SECRET_KEY": None,
+        "PII_KEY": None,
+        "QR_KEY": None,
+        "WECHAT_SECRET": None,
         "WECHAT_TIMEOUT": 5.0,
+        "REDIS_MAX_CONNECTIONS": 200,
+        "REDIS_POOL_TIMEOUT": 5.0,
         "PII_KEY_VERSION": 1,
         "PII_OLD_KEYS": "",
         "QR_KEY_VERSION": 1,
@@ -95,9 +101,9 @@ def _profile_defaults(env: str) -> dict:
         "BOOKING_MIN_LEAD_MINUTES": 60,
         "BOOKING_CANCEL_CUTOFF_MINUTES": 120,
         "BOOKING_MAX_ACTIVE": 3,
-        "BREAKFAST_RICE_G": 60,
-        "BREAKFAST_FLOUR_G": 80,
-        "BREAKFAST_OIL_ML": 8,
+        "BREAKFAST_RICE_G": 60.0,
+        "BREAKFAST_FLOUR_G": 80.0,
+        "BREAKFAST_OIL_ML": 8.0,
         "NOTIFY_TEMPLATES": {
             "enrollment_approved": "tmpl-enrollment-result",
             "enrollment_rejected": "tmpl-enrollment-result",
@@ -110,7 +116,9 @@ def _profile_defaults(env: str) -> dict:
         "NOTIFY_LEASE_SECONDS": 300,
         "NOTIFY_BACKOFF_SECONDS": 30,
         "NOTIFY_BACKOFF_MAX_SECONDS": 3600,
-        "NOTIFY_POLL_SECONDS": 5,
+        "NOTIFY_POLL_SECONDS": 5.0,
+        "STATIONS_INLINE_REBUILD_MAX": 20000,  # larger datasets rebuild the search index in the background
+        "STATIONS_IMPORT_MAX_ROWS": 100000,
         "CORS_ORIGINS": "",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -146,39 +154,33 @@ def _profile_defaults(env: str) -> dict:
     return common
 
 
-# environment variable -> (config key, parser)
-ENV_SETTINGS = {
-    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
-    "REDIS_URL": ("REDIS_URL", str),
-    "SECRET_KEY": ("SECRET_KEY", str),
-    "PII_KEY": ("PII_KEY", str),
-    "PII_KEY_VERSION": ("PII_KEY_VERSION", int),
-    "PII_OLD_KEYS": ("PII_OLD_KEYS", str),
-    "QR_KEY": ("QR_KEY", str),
-    "QR_KEY_VERSION": ("QR_KEY_VERSION", int),
-    "QR_OLD_KEYS": ("QR_OLD_KEYS", str),
-    "WECHAT_APPID": ("WECHAT_APPID", str),
-    "WECHAT_SECRET": ("WECHAT_SECRET", str),
-    "WECHAT_API_BASE": ("WECHAT_API_BASE", str),
-    "WECHAT_TIMEOUT": ("WECHAT_TIMEOUT", float),
-    "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in ("1", "true", "yes", "on")),
-    "RATELIMIT_LOGIN": ("RATELIMIT_LOGIN", str),
-    "RATELIMIT_NEARBY": ("RATELIMIT_NEARBY", str),
-    "RATELIMIT_CHECKIN": ("RATELIMIT_CHECKIN", str),
-    "BOOKING_WINDOW_DAYS": ("BOOKING_WINDOW_DAYS", int),
-    "BOOKING_MIN_LEAD_MINUTES": ("BOOKING_MIN_LEAD_MINUTES", int),
-    "BOOKING_CANCEL_CUTOFF_MINUTES": ("BOOKING_CANCEL_CUTOFF_MINUTES", int),
-    "BOOKING_MAX_ACTIVE": ("BOOKING_MAX_ACTIVE", int),
-    "BREAKFAST_RICE_G": ("BREAKFAST_RICE_G", float),
-    "BREAKFAST_FLOUR_G": ("BREAKFAST_FLOUR_G", float),
-    "BREAKFAST_OIL_ML": ("BREAKFAST_OIL_ML", float),
-    "CORS_ORIGINS": ("CORS_ORIGINS", str),
-    "NOTIFY_MAX_ATTEMPTS": ("NOTIFY_MAX_ATTEMPTS", int),
-    "NOTIFY_BATCH_SIZE": ("NOTIFY_BATCH_SIZE", int),
-    "NOTIFY_POLL_SECONDS": ("NOTIFY_POLL_SECONDS", float),
-    "LOG_LEVEL": ("LOG_LEVEL", str),
-    "PRIVACY_NOTICE_VERSION": ("PRIVACY_NOTICE_VERSION", str),
-}
+# Settings whose environment variable has another name than the key.
+ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+# Keys that are Flask's or SQLAlchemy's own plumbing, not settings an operator sets.
+NOT_FROM_ENV = {"APP_ENV", "JSON_AS_ASCII", "SQLALCHEMY_ENGINE_OPTIONS", "TESTING"}
+
+
+def _parser(default):
+    """How an environment variable is read, from the type of the setting's default."""
+    if isinstance(default, bool):
+        return lambda v: v.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int
+    if isinstance(default, float):
+        return float
+    if isinstance(default, (dict, list)):
+        return json.loads
+    return str
+
+
+def env_settings(defaults: dict) -> dict[str, tuple[str, object]]:
+    """environment variable -> (config key, parser): every setting of the profile,
+    under its own name (``DATABASE_URL`` for the database)."""
+    out = {var: (key, _parser(defaults.get(key))) for var, key in ENV_ALIASES.items()}
+    for key, default in defaults.items():
+        if key not in NOT_FROM_ENV and key not in ENV_ALIASES.values():
+            out[key] = (key, _parser(default))
+    return out
 
 
 def load_config(env: str | None = None, overrides: dict | None = None) -> dict:
@@ -190,12 +192,12 @@ def load_config(env: str | None = None, overrides: dict | None = None) -> dict:
     if env not in ("development", "testing", "production"):
         raise ConfigError(f"APP_ENV must be development, testing or production, not {env!r}")
     cfg = _profile_defaults(env)
-    for var, (key, parse) in ENV_SETTINGS.items():
+    for var, (key, parse) in env_settings(cfg).items():
         raw = os.environ.get(var)
         if raw not in (None, ""):
             try:
                 cfg[key] = parse(raw)
-            except ValueError as exc:
+            except (ValueError, TypeError) as exc:
                 raise ConfigError(f"{var} is not valid: {exc}") from None
     if overrides:
         cfg.update(overrides)

@@ -74,7 +74,7 @@ class _RequestIdFilter(logging.Filter):
 
 
 def register_logging(app: Flask) -> None:
-    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     root = logging.getLogger()
     if not any(getattr(h, "_service_handler", False) for h in root.handlers):
         handler = logging.StreamHandler()
@@ -95,7 +95,6 @@ def register_extensions(app: Flask) -> None:
     db_migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
     redis_store.init_app(app)
     app.config["RATELIMIT_STORAGE_URI"] = _limiter_uri(redis_store.url_for(app))
-    app.config["RATELIMIT_ENABLED"] = app.config.get("RATELIMIT_ENABLED", True)
     _bind_limiter_per_app(app, limiter)
     api.init_app(app)
     wechat_gateway.init_app(app)

@@ -68,8 +68,8 @@ class RedisHandle:
             # A blocking pool: a burst of requests waits briefly for a free
             # connection instead of failing when the pool is exhausted.
             pool = redis.BlockingConnectionPool.from_url(
-                url, max_connections=int(app.config.get("REDIS_MAX_CONNECTIONS", 200)),
-                timeout=float(app.config.get("REDIS_POOL_TIMEOUT", 5.0)),
+                url, max_connections=app.config["REDIS_MAX_CONNECTIONS"],
+                timeout=app.config["REDIS_POOL_TIMEOUT"],
                 socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15,
                 # one quick retry, no backoff: an outage answers 503 at once, not after seconds
                 retry=Retry(NoBackoff(), 1))

@@ -2,7 +2,7 @@
 
 Every error carries:
 
-* ``code``        -- stable snake_case error code of our API (SPEC section 1),
+* ``code``        -- stable snake_case error code of our API (docs/contract.md §1),
 * ``http_status`` -- the HTTP status our API answers with,
 * ``message``     -- a Chinese message that may be shown to the user as is,
 * ``errcode``     -- WeChat's numeric errcode, or ``None`` when there was none
@@ -11,7 +11,7 @@ Every error carries:
 * ``retryable``   -- whether trying the same call again later may succeed
                      (the notification worker retries only these).
 
-Mapping (SPEC section 2 and section 8):
+Mapping (docs/contract.md §2 and §8):
 
 =================  ==========================  ====  =====================
 WeChat errcode     class                       HTTP  code

@@ -1,4 +1,4 @@
-"""The fake WeChat (SPEC section 9): a small WSGI app speaking WeChat's own HTTP protocol.
+"""The fake WeChat (docs/contract.md §9): a small WSGI app speaking WeChat's own HTTP protocol.
 
 Endpoints (matched on the path suffix, so any base path in front works):
 

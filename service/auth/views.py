@@ -1,4 +1,4 @@
-"""Sign-in, sessions and the caller's own account (SPEC section 2)."""
+"""Sign-in, sessions and the caller's own account (docs/contract.md §2)."""
 from __future__ import annotations
 
 from flask import g

@@ -1,6 +1,6 @@
 """The check-in at 5:40 in the morning: the feature's one hot write.
 
-Rules, in this order (SPEC section 6): bad or forged scene → 422
+Rules, in this order (docs/contract.md §6): bad or forged scene → 422
 ``qr_invalid``; caller not on the roster (no active linked entry) → 403
 ``not_eligible``; point inactive → 409 ``point_inactive``; outside the serving
 window [start, end) in Asia/Shanghai → 409 ``outside_serving_window``; the

@@ -1,4 +1,4 @@
-"""Free breakfast for sanitation workers (SPEC section 6): HTTP only."""
+"""Free breakfast for sanitation workers (docs/contract.md §6): HTTP only."""
 from __future__ import annotations
 
 from flask import Response, g

@@ -1,4 +1,4 @@
-"""Request and response schemas of union enrollment (SPEC section 3)."""
+"""Request and response schemas of union enrollment (docs/contract.md §3)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -64,7 +64,7 @@ class ApplicationCreateSchema(BodySchema):
     @ma.validates_schema(skip_on_field_errors=False)
     def _rules(self, data, **kwargs):
         errors = rules.application_problems(
-            data, clock.today_local(), current_app.config.get("PRIVACY_NOTICE_VERSION", "1"))
+            data, clock.today_local(), current_app.config["PRIVACY_NOTICE_VERSION"])
         if errors:
             raise ma.ValidationError(errors)
 

@@ -141,7 +141,7 @@ def _check_conflicts(worker_id: int, id_hash: str) -> None:
 
 def submit_application(worker: Worker, data: dict) -> dict:
     """Apply to join; → the new ``pending`` application (masked)."""
-    notice_version = current_app.config.get("PRIVACY_NOTICE_VERSION", "1")
+    notice_version = current_app.config["PRIVACY_NOTICE_VERSION"]
     errors = rules.application_problems(data, clock.today_local(), notice_version)
     if errors:
         raise ValidationFailed(errors)

@@ -1,4 +1,4 @@
-"""Union enrollment over HTTP (SPEC section 3): the worker's form and card, the reviewers' queue."""
+"""Union enrollment over HTTP (docs/contract.md §3): the worker's form and card, the reviewers' queue."""
 from __future__ import annotations
 
 from flask import g

@@ -1,4 +1,4 @@
-"""Input and output schemas of legal-aid booking (SPEC section 4).
+"""Input and output schemas of legal-aid booking (docs/contract.md §4).
 
 Output schemas describe the dicts built by ``services`` (``*_view``
 functions); input schemas refuse unknown body fields.

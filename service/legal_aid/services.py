@@ -1,4 +1,4 @@
-"""Legal-aid consultation booking (法律援助咨询预约), SPEC section 4.
+"""Legal-aid consultation booking (法律援助咨询预约), docs/contract.md §4.
 
 Providers (lawyers of the firm under the federation's service agreement,
 volunteer legal service stations) belong to a union organization; its

@@ -1,4 +1,4 @@
-"""Legal-aid consultation booking over HTTP (SPEC section 4).  Rules live in ``services``."""
+"""Legal-aid consultation booking over HTTP (docs/contract.md §4).  Rules live in ``services``."""
 from __future__ import annotations
 
 from flask import g

@@ -59,7 +59,7 @@ def run_worker(stop: threading.Event, interval: float, batch_size: int | None = 
 @click.option("--max-passes", type=int, default=None, hidden=True)
 def work(interval, batch_size, max_passes):
     """Send due messages forever; stops cleanly on SIGTERM/SIGINT."""
-    interval = float(interval if interval is not None else current_app.config.get("NOTIFY_POLL_SECONDS", 5))
+    interval = float(interval if interval is not None else current_app.config["NOTIFY_POLL_SECONDS"])
     stop = threading.Event()
     previous = {}
 

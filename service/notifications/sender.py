@@ -1,4 +1,4 @@
-"""Send the outbox: WeChat subscribe messages owed to workers (SPEC section 8).
+"""Send the outbox: WeChat subscribe messages owed to workers (docs/contract.md §8).
 
 One pass (``send_due``) claims due rows in batches and sends each:
 
@@ -141,21 +141,17 @@ class PassResult:
         return self.sent + self.retried + self.refused + self.failed + self.cancelled
 
 
-def _cfg(name: str, default):
-    return current_app.config.get(name, default)
-
-
 def backoff_seconds(attempts: int) -> int:
     """Delay before the next try after ``attempts`` failed ones: base·2^(n-1), capped."""
-    base = int(_cfg("NOTIFY_BACKOFF_SECONDS", 30))
-    cap = int(_cfg("NOTIFY_BACKOFF_MAX_SECONDS", 3600))
+    base = int(current_app.config["NOTIFY_BACKOFF_SECONDS"])
+    cap = int(current_app.config["NOTIFY_BACKOFF_MAX_SECONDS"])
     return max(1, min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 def claim(batch_size: int) -> tuple[str, list[int]]:
     """Claim up to ``batch_size`` due messages for this sender and commit the claim."""
     now = clock.now()
-    lease = now + dt.timedelta(seconds=int(_cfg("NOTIFY_LEASE_SECONDS", 300)))
+    lease = now + dt.timedelta(seconds=int(current_app.config["NOTIFY_LEASE_SECONDS"]))
     token = secrets.token_hex(16)
     N = Notification
     free = or_(N.claimed_until.is_(None), N.claimed_until <= now)
@@ -220,12 +216,12 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         return
     kind, data, page, attempts, openid, erased_at = row
     now = clock.now()
-    max_attempts = int(_cfg("NOTIFY_MAX_ATTEMPTS", 8))
+    max_attempts = int(current_app.config["NOTIFY_MAX_ATTEMPTS"])
     if erased_at is not None or not openid:
         if _finish(note_id, token, status="cancelled", last_error="worker erased or without openid"):
             result.cancelled += 1
         return
-    template_id = (_cfg("NOTIFY_TEMPLATES", {}) or {}).get(kind)
+    template_id = (current_app.config["NOTIFY_TEMPLATES"] or {}).get(kind)
     if not template_id:
         log.error("notification %s: no template configured for kind %s", note_id, kind)
         if _finish(note_id, token, status="failed", last_error=f"no template for kind {kind}"):
@@ -283,7 +279,7 @@ def send_due(batch_size: int | None = None, stop: threading.Event | None = None,
     ``stop`` (set by a signal) ends the pass after the current message; the
     rest of the claimed batch is released at once for other senders.
     """
-    batch_size = int(batch_size or _cfg("NOTIFY_BATCH_SIZE", 20))
+    batch_size = int(batch_size or current_app.config["NOTIFY_BATCH_SIZE"])
     result = PassResult()
     while not (stop is not None and stop.is_set()):
         if max_messages is not None:

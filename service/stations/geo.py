@@ -581,7 +581,7 @@ def ensure_index() -> None:
         return
     count = db.session.scalar(select(func.count()).select_from(Station).where(Station.deleted_at.is_(None)))
     db.session.rollback()
-    if count <= current_app.config.get("STATIONS_INLINE_REBUILD_MAX", 20000):
+    if count <= current_app.config["STATIONS_INLINE_REBUILD_MAX"]:
         try:
             rebuild()
         except RebuildBusy:

@@ -330,7 +330,7 @@ def import_file(scope: Scope, staff, storage, form: dict) -> dict:
     return import_rows(rows, columns, scope=scope, organization_id=organization_id,
                        set_organization=bool(given),
                        audit_details={"filename": getattr(storage, "filename", None)},
-                       max_rows=current_app.config.get("STATIONS_IMPORT_MAX_ROWS", 100000))
+                       max_rows=current_app.config["STATIONS_IMPORT_MAX_ROWS"])
 
 
 def bulk_load(records: Iterable[dict], *, organization_id: int | None = None, chunk_size: int = 20000) -> dict:

@@ -1,4 +1,4 @@
-"""Outdoor-worker rest stations (SPEC section 5): HTTP only."""
+"""Outdoor-worker rest stations (docs/contract.md §5): HTTP only."""
 from __future__ import annotations
 
 from flask import Response, g, request

@@ -1,4 +1,4 @@
-"""Figures for the federation's annual work report (SPEC section 7).
+"""Figures for the federation's annual work report (docs/contract.md §7).
 
 Every figure is one aggregate query (COUNT / SUM / GROUP BY) over indexed
 columns, restricted to the caller's organization subtree, so a year of a

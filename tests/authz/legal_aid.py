@@ -1,4 +1,4 @@
-"""Who may call the legal-aid endpoints (SPEC section 4)."""
+"""Who may call the legal-aid endpoints (docs/contract.md §4)."""
 STAFF = ("legal_aid_staff",)
 
 ROWS = [

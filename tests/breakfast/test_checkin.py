@@ -1,4 +1,4 @@
-"""Checking in at 5:40: the SPEC's rules, in the SPEC's order, and what the worker sees."""
+"""Checking in at 5:40: the contract's rules, in its order, and what the worker sees."""
 from __future__ import annotations
 
 import datetime as dt
