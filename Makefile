@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test browser bench clean-instance
+.PHONY: run test system-parts bench clean-instance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,19 +30,28 @@ run: $(VENV)/.installed
 	@echo ""
 	@$(BIN)/python -m service.devserver --host $(HOST) --port $(PORT)
 
-## test: the whole suite on real Redis, SQLite and PostgreSQL (and Chromium for the console)
-test: $(VENV)/.installed-dev browser
+## test: lint, then the whole suite on real Redis, SQLite, PostgreSQL with PostGIS, nginx and Chromium,
+## once in file order and once shuffled (a test that passes only after another one fails here)
+test: $(VENV)/.installed-dev system-parts
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p random_order --random-order-bucket=global -m "not browser"
 
-# Debian's Chromium for the console's browser tests (Playwright drives it; it never
-# downloads a browser of its own). Without root or a package mirror the browser
-# tests skip with the reason, except with CI=true, where they fail.
-browser:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+# The real parts the tests need, from Debian's packages: PostgreSQL 15 with PostGIS,
+# nginx (the reverse-proxy tests) and Chromium (the console's browser tests;
+# Playwright drives it and never downloads a browser of its own).  Installed when
+# run as root; otherwise the tests that need a missing part skip with the reason,
+# except with CI=true, where they fail.
+SYSTEM_PARTS := /usr/share/postgresql/15/extension/postgis.control /usr/sbin/nginx /usr/bin/chromium
+system-parts:
+	@missing=""; for f in $(SYSTEM_PARTS); do [ -e $$f ] || missing="$$missing $$f"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
-		|| echo "Chromium could not be installed: the browser tests will skip"; \
-	else echo "Chromium is not installed (apt-get install chromium): the browser tests will skip"; fi
+		echo "installing the test parts:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			postgresql-15 postgresql-15-postgis-3 nginx chromium fonts-noto-cjk >/dev/null) \
+		|| echo "the test parts could not be installed: the tests that need them will skip"; \
+	else echo "missing:$$missing (apt-get install postgresql-15-postgis-3 nginx chromium): the tests that need them will skip"; fi
 
 bench: $(VENV)/.installed-dev
 	bench/run

@@ -95,30 +95,9 @@ def register_extensions(app: Flask) -> None:
     db_migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
     redis_store.init_app(app)
     app.config["RATELIMIT_STORAGE_URI"] = _limiter_uri(redis_store.url_for(app))
-    _bind_limiter_per_app(app, limiter)
+    limiter.init_app(app)
     api.init_app(app)
     wechat_gateway.init_app(app)
-
-
-_LIMITER_STATE = ("enabled", "_storage", "_limiter", "_storage_dead", "_fallback_limiter", "_fallback_storage",
-                  "_in_memory_fallback_enabled")
-
-
-def _bind_limiter_per_app(app: Flask, limiter) -> None:
-    """Flask-Limiter keeps its storage on the (module-level) extension object, so the
-    last app initialised would win for every app in the process.  Each app keeps its
-    own copy of that state and puts it back before the limiter checks a request:
-    a test's second app, or two instances in one process, never share limits by accident."""
-    @app.before_request
-    def _restore_limiter_state():
-        state = app.extensions.get("limiter_state")
-        if state is not None:
-            for name, value in state.items():
-                setattr(limiter, name, value)
-
-    limiter.init_app(app)
-    app.extensions["limiter_state"] = {name: getattr(limiter, name) for name in _LIMITER_STATE
-                                       if hasattr(limiter, name)}
 
 
 def _migrations_dir() -> Path:

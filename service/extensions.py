@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import current_app, request
+from flask import current_app, has_app_context, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
@@ -125,8 +125,58 @@ def client_address_key() -> str:
     return "ip:" + (request.remote_addr or "unknown")
 
 
+class _PerApp:
+    """A Flask-Limiter attribute kept on each app rather than on the one extension object.
+
+    Flask-Limiter keeps its storage on the extension, so with one module-level
+    ``limiter`` the last app initialised would count every app's limits in a
+    process that holds several (a second app with another Redis).  These
+    attributes live in ``app.extensions["limiter_state"]``: set while
+    ``init_app`` binds an app, read from the app of the request at hand.
+    """
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def _state(self, limiter) -> dict:
+        app = limiter.__dict__.get("_binding")
+        if app is None and has_app_context():
+            app = current_app._get_current_object()
+        if app is None:
+            return limiter.__dict__.setdefault("_unbound", {})
+        return app.extensions.setdefault("limiter_state", {})
+
+    def __get__(self, limiter, owner=None):
+        if limiter is None:
+            return self
+        state = self._state(limiter)
+        if self.name in state:
+            return state[self.name]
+        return limiter.__dict__.get("_unbound", {}).get(self.name)
+
+    def __set__(self, limiter, value):
+        self._state(limiter)[self.name] = value
+
+
+class PerAppLimiter(Limiter):
+    """Flask-Limiter whose storage, strategy and on/off switch belong to each app."""
+
+    enabled = _PerApp()
+    _storage = _PerApp()
+    _limiter = _PerApp()
+    _storage_dead = _PerApp()
+    _fallback_limiter = _PerApp()
+
+    def init_app(self, app) -> None:
+        self.__dict__["_binding"] = app
+        try:
+            super().init_app(app)
+        finally:
+            self.__dict__.pop("_binding", None)
+
+
 db_migrate = Migrate()
 api = Api()
 redis_store = RedisHandle()
-limiter = Limiter(key_func=rate_limit_key, headers_enabled=False, swallow_errors=True,
+limiter = PerAppLimiter(key_func=rate_limit_key, headers_enabled=False, swallow_errors=True,
                   key_prefix="rl", strategy="fixed-window")
