@@ -12,6 +12,7 @@ reason, when a secret is missing or a default, or when WeChat is ``fake``.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -124,6 +125,9 @@ def _profile_defaults(env: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env != "development" and env != "testing",
         "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "text",  # or "json": one JSON object per line, with the request id
+        "PROXY_HOPS": 0,  # trusted reverse proxies in front (X-Forwarded-For / -Proto), 1 behind one nginx
+        "METRICS_ALLOW": "127.0.0.1/32,::1/128",  # who may read /metrics (addresses or CIDR ranges)
     }
     if env == "production":
         common.update({
@@ -186,7 +190,7 @@ def env_settings(defaults: dict) -> dict[str, tuple[str, object]]:
 def load_config(env: str | None = None, overrides: dict | None = None) -> dict:
     """Build the settings of one profile, environment variables winning.
 
-    Raises ConfigError in production when the service must not start.
+    Raises ConfigError, with a one-line reason, when the service must not start.
     """
     env = env or os.environ.get("APP_ENV", "development")
     if env not in ("development", "testing", "production"):
@@ -203,17 +207,60 @@ def load_config(env: str | None = None, overrides: dict | None = None) -> dict:
         cfg.update(overrides)
     if cfg["WECHAT_API_BASE"] not in ("fake",) and not cfg["WECHAT_API_BASE"].endswith("/"):
         cfg["WECHAT_API_BASE"] += "/"
+    check_profile(cfg)
+    return cfg
+
+
+MIN_SECRET_BYTES = 32
+
+
+def check_secrets(cfg: dict) -> None:
+    """Every secret present, at least 32 bytes, not a known default, not one
+    character repeated, and no two the same (one leaked key must not open the others)."""
+    seen: dict[str, str] = {}
+    for name in SECRET_NAMES + ("WECHAT_SECRET",):
+        value = cfg.get(name) or ""
+        if not value or value in DEFAULT_SECRETS:
+            raise ConfigError(f"{name} is missing or a default value; set a strong secret in the environment")
+        if len(value.encode()) < MIN_SECRET_BYTES or len(set(value)) < 8:
+            raise ConfigError(f"{name} is too weak: use at least {MIN_SECRET_BYTES} random bytes "
+                              "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        if value in seen:
+            raise ConfigError(f"{name} is the same as {seen[value]}; every secret must be different")
+        seen[value] = name
+
+
+def metrics_networks(cfg: dict) -> list:
+    """``METRICS_ALLOW`` as networks: comma-separated addresses or CIDR ranges."""
+    return [ipaddress.ip_network(item.strip(), strict=False)
+            for item in str(cfg.get("METRICS_ALLOW") or "").split(",") if item.strip()]
+
+
+def check_profile(cfg: dict) -> None:
+    """What no profile may run with, one line each: development is for SQLite alone
+    (a production database reached without APP_ENV=production would get the fake
+    WeChat, with which anyone binds any phone), and the fake WeChat and the
+    embedded Redis never leave development and testing."""
+    env = cfg["APP_ENV"]
+    if cfg.get("LOG_FORMAT") not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, not {cfg.get('LOG_FORMAT')!r}")
+    if int(cfg.get("PROXY_HOPS") or 0) < 0:
+        raise ConfigError("PROXY_HOPS must be 0 or more")
+    try:
+        metrics_networks(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"METRICS_ALLOW is not valid: {exc}") from None
+    database = str(cfg.get("SQLALCHEMY_DATABASE_URI") or "")
+    if env == "development" and database and not database.startswith("sqlite"):
+        raise ConfigError("APP_ENV is development (the default), which runs on SQLite only; "
+                          "set APP_ENV=production to use this DATABASE_URL")
     if env == "production":
         check_production(cfg)
-    return cfg
 
 
 def check_production(cfg: dict) -> None:
     """Fail fast, with a one-line reason, on what production must not run with."""
-    for name in SECRET_NAMES + ("WECHAT_SECRET",):
-        value = cfg.get(name)
-        if not value or value in DEFAULT_SECRETS or len(value) < 16:
-            raise ConfigError(f"{name} is missing or a default value; set a strong secret in the environment")
+    check_secrets(cfg)
     for key, var in (("SQLALCHEMY_DATABASE_URI", "DATABASE_URL"), ("REDIS_URL", "REDIS_URL"),
                      ("WECHAT_APPID", "WECHAT_APPID")):
         if not cfg.get(key):

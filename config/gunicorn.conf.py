@@ -5,6 +5,16 @@ serves a 2-core box and a large one.
 """
 import multiprocessing
 import os
+import sys
+import tempfile
+
+from config import ConfigError, load_config
+
+# /metrics adds up the samples of every worker: each writes them under this
+# directory (emptied at every start), and a worker that exits is marked dead.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="service-metrics-")
+# (set before anything imports prometheus_client: it picks its storage at import)
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -21,3 +31,25 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # Load the app in each worker so that no database or Redis connection is
 # shared across a fork.
 preload_app = False
+
+
+if os.environ.get("LOG_FORMAT") == "json":
+    from service.common.logjson import GUNICORN_ACCESS_FORMAT, gunicorn_logconfig
+
+    access_log_format = GUNICORN_ACCESS_FORMAT
+    logconfig_dict = gunicorn_logconfig()
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+# The configuration is checked here, when gunicorn reads this file and before it
+# logs or forks anything: a bad or missing setting is one line on stderr and exit
+# status 2, not a worker traceback repeated for every boot attempt.
+try:
+    load_config()
+except ConfigError as err:
+    sys.stderr.write(f"configuration error: {err}\n")
+    sys.exit(2)

@@ -7,14 +7,16 @@ import uuid
 from pathlib import Path
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import load_config
 from models import db
-from service import cli, console, docs, errors, health
+from service import cli, console, docs, errors, health, observability
 from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
+from service.common.logjson import JsonFormatter
 from service.common.http import add_cors_headers, add_security_headers, handle_preflight
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
@@ -34,6 +36,7 @@ def create_app(config_overrides: dict | None = None, env: str | None = None) -> 
     register_config(app, env, config_overrides)
     register_logging(app)
     register_extensions(app)
+    register_proxy(app)
     register_request_hooks(app)
     register_url_converters(app)
     register_blueprints(app)
@@ -80,9 +83,11 @@ def register_logging(app: Flask) -> None:
         handler = logging.StreamHandler()
         handler._service_handler = True
         handler.addFilter(_RequestIdFilter())
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
         root.addHandler(handler)
+    for handler in root.handlers:
+        if getattr(handler, "_service_handler", False):
+            handler.setFormatter(JsonFormatter() if app.config["LOG_FORMAT"] == "json" else
+                                 logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
     root.setLevel(level)
     app.logger.setLevel(level)
     # urllib3 logs whole request URLs at DEBUG, and WeChat's carry the app secret
@@ -110,6 +115,16 @@ def _limiter_uri(redis_url: str) -> str:
     return redis_url
 
 
+def register_proxy(app: Flask) -> None:
+    """Behind ``PROXY_HOPS`` trusted reverse proxies the client's address and scheme
+    are taken from exactly that many ``X-Forwarded-For`` / ``-Proto`` entries,
+    so that rate limits, lockouts, ``/metrics`` and the audit log see the real
+    client and a header forged by the client gains nothing."""
+    hops = int(app.config["PROXY_HOPS"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
 def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _assign_request_id():
@@ -117,6 +132,7 @@ def register_request_hooks(app: Flask) -> None:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
     app.before_request(handle_preflight)
+    observability.init_app(app)
 
     @app.after_request
     def _finish(response):
@@ -145,6 +161,7 @@ def register_blueprints(app: Flask) -> None:
                 stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp):
         api.register_blueprint(blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(observability.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(console.blp)
 

@@ -12,7 +12,7 @@ import logging
 import marshmallow as ma
 import redis.exceptions
 import sqlalchemy.exc
-from flask import g, jsonify
+from flask import g, has_request_context, jsonify
 from werkzeug.exceptions import HTTPException
 
 from wechat.errors import WeChatError
@@ -87,6 +87,8 @@ HTTP_CODES = {
 
 def envelope(code: str, message: str, details: dict | None = None, status: int = 400, headers=None):
     body = {"error": {"code": code, "message": message, "details": details or {}}}
+    if has_request_context():
+        g.error_code = code  # for the request metrics: a refusal is counted by its code
     resp = jsonify(body)
     resp.status_code = status
     for k, v in (headers or {}).items():

@@ -1,9 +1,13 @@
 """The app's WeChat gateway, built lazily from its config (one per app)."""
 from __future__ import annotations
 
+import functools
 import threading
 
 from flask import current_app
+
+from service.observability import record_wechat_call
+from wechat.errors import WeChatError
 
 _lock = threading.Lock()
 
@@ -41,7 +45,21 @@ class WeChatHandle:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self.gateway, name)
+        found = getattr(self.gateway, name)
+        if not callable(found):
+            return found
+
+        @functools.wraps(found)
+        def counted(*args, **kwargs):
+            """Each call to WeChat counted by its outcome: ok, or the errcode or error code."""
+            try:
+                result = found(*args, **kwargs)
+            except WeChatError as err:
+                record_wechat_call(name, str(err.errcode) if err.errcode is not None else err.code)
+                raise
+            record_wechat_call(name, "ok")
+            return result
+        return counted
 
 
 wechat_gateway = WeChatHandle()

@@ -207,7 +207,8 @@ def test_production_refuses_missing_secrets(monkeypatch, missing):
     from config import ConfigError, load_config
 
     env = {"DATABASE_URL": "postgresql+psycopg://u@h/db", "REDIS_URL": "redis://h:6379/0",
-           "SECRET_KEY": "s" * 40, "PII_KEY": "p" * 40, "QR_KEY": "q" * 40, "WECHAT_SECRET": "w" * 40,
+           "SECRET_KEY": "s-3kQ9vX2mLp8RtY6wZ4nB7cD1fG5hJ0aE", "PII_KEY": "p-Hn4Jk8Lm2Qw6Er0Ty3Ui7Op1As5Df9Gh",
+           "QR_KEY": "q-Zx1Cv5Bn9Mm3Kl7Jh2Gf6Ds0Aq4We8Rt", "WECHAT_SECRET": "w-Pl0Ok9Ij8Uh7Yg6Tf5Rd4Es3Wa2Qz1Xc",
            "WECHAT_APPID": "wx1234567890abcdef"}
     env.pop(missing)
     for key in list(env) + [missing, "WECHAT_API_BASE"]:
@@ -221,7 +222,13 @@ def test_production_refuses_missing_secrets(monkeypatch, missing):
     monkeypatch.setenv(missing, "changeme")
     with pytest.raises(ConfigError):
         load_config("production")
-    monkeypatch.setenv(missing, "x" * 40)
+    monkeypatch.setenv(missing, "x" * 40)  # long, but one character
+    with pytest.raises(ConfigError, match="too weak"):
+        load_config("production")
+    monkeypatch.setenv(missing, env.get("SECRET_KEY", env.get("PII_KEY")))  # the same as another secret
+    with pytest.raises(ConfigError, match="same as"):
+        load_config("production")
+    monkeypatch.setenv(missing, "m-" + "Aa1Bb2Cc3Dd4Ee5Ff6Gg7Hh8Ii9Jj0Kk")
     assert load_config("production")["APP_ENV"] == "production"
     monkeypatch.setenv("WECHAT_API_BASE", "fake")
     with pytest.raises(ConfigError, match="fake"):

@@ -1,47 +1,46 @@
 """Two instances of the service, one PostgreSQL database, one Redis: nothing lives in a process.
 
-Two separate app objects are built with ``build_app`` and each is served by
-its own threaded werkzeug server on its own port.  The tests talk to them over
-real HTTP (``requests``), alternating between instance A and instance B in
-the middle of each flow, as a load balancer would: sessions, rate limits, the
-stations' GEO index, the WeChat access token and the notification outbox must
-all be shared through PostgreSQL and Redis, never kept in one process.
+Each instance is gunicorn serving ``wsgi:app`` in its own interpreter,
+configured only through the environment, exactly as production starts it.
+The tests talk to them over real HTTP (``requests``), alternating between
+instance A and instance B in the middle of each flow, as a load balancer
+would: sessions, rate limits, the stations' search, the WeChat access token
+and the notification outbox must all be shared through PostgreSQL and Redis,
+never kept in one process.  Each instance has its own clock, so the flows
+use real time (a point that serves all day, slots two days ahead).
+
+Test data that no endpoint creates (staff accounts, organizations) is
+arranged through an app object of the test's own on the same database.
 """
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import threading
+import subprocess
+import sys
+import time
 
 import pytest
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from service.common import clock
 from tests.conftest import _migrate, build_app, clean
+from tests.helpers import make_org, make_staff
+from tests.support.servers import ROOT, ServiceProcess
 from wechat import fake
 
 pytestmark = pytest.mark.postgres
 
-# Tuesday 10 March 2026, 06:00 in Yangzhou: breakfast is served, next week's slots are bookable.
-NOW = clock.local(2026, 3, 10, 6, 0)
 _codes = itertools.count(1)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):
-        pass
-
-
 class Instance:
-    """One app on its own port, called over HTTP."""
+    """One gunicorn process on its own port, called over HTTP."""
 
-    def __init__(self, name: str, app):
-        self.name, self.app = name, app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name=f"instance-{name}", daemon=True)
-        self.thread.start()
+    def __init__(self, name: str, env: dict[str, str]):
+        self.name = name
+        self.process = ServiceProcess(env, workers=2, threads=4, name=f"instance-{name}").start()
+        self.base = self.process.url
         self.http = requests.Session()
 
     def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
@@ -52,31 +51,37 @@ class Instance:
 
     def stop(self) -> None:
         self.http.close()
-        self.server.shutdown()
-        self.server.server_close()
-        from models import db
-        with self.app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        self.process.stop()
+
+
+def instance_env(pg_url: str, redis_url: str, wechat_url: str) -> dict[str, str]:
+    return {"APP_ENV": "testing", "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "WECHAT_API_BASE": wechat_url}
 
 
 @pytest.fixture(scope="module")
-def instances(pg_url, redis_server, fake_wechat_url):
-    apps = [build_app(pg_url, redis_server.url, fake_wechat_url) for _ in range(2)]
-    _migrate(apps[0])
-    pair = [Instance("A", apps[0]), Instance("B", apps[1])]
+def arranger(pg_url, redis_server, fake_wechat_url):
+    """The test's own app on the instances' database: for staff and organizations."""
+    app = build_app(pg_url, redis_server.url, fake_wechat_url)
+    _migrate(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def instances(arranger, pg_url, redis_server, fake_wechat_url):
+    env = instance_env(pg_url, redis_server.url, fake_wechat_url)
+    pair = [Instance("A", env), Instance("B", env)]
     yield pair
     for instance in pair:
         instance.stop()
 
 
 @pytest.fixture
-def ab(instances, redis_client):
-    clean(instances[0].app, redis_client)
-    instances[1].app.extensions["wechat"].reset()  # clean() reset A's gateway; B's too
-    clock.freeze(NOW)
+def ab(instances, arranger, redis_client):
+    clean(arranger, redis_client)
+    # a serving window of 00:00–23:59: never let a flow straddle the last minute of the day
+    if clock.local_now().strftime("%H:%M") == "23:59":
+        time.sleep(61)
     yield instances
-    clock.freeze(None)
 
 
 def ok(resp: requests.Response, status: int = 200) -> dict:
@@ -92,27 +97,24 @@ def worker_login(instance: Instance, name: str) -> str:
     return ok(instance.call("POST", "/api/v1/auth/wechat/login", json={"code": f"dev-{name}.{next(_codes)}"}))["token"]
 
 
-def staff(instance: Instance, role: str, org_id: int | None) -> str:
+def staff(arranger, instance: Instance, role: str, org_id: int | None) -> str:
     """A staff account created in the database, signed in over HTTP on ``instance``."""
-    from tests.helpers import make_staff
-
     username = f"{role}_{next(_codes)}"
-    make_staff(instance.app, username, role, org_id)
+    make_staff(arranger, username, role, org_id)
     return ok(instance.call("POST", "/api/v1/auth/staff/login",
                             json={"username": username, "password": "Passw0rd!"}))["token"]
 
 
-def organization(instance: Instance) -> int:
-    from tests.helpers import make_org
-    return make_org(instance.app, "扬州市总工会")
+def organization(arranger) -> int:
+    return make_org(arranger, "扬州市总工会")
 
 
 # --- flows across instances ----------------------------------------------------------------------
 
-def test_enrollment_flow_hops_between_instances(ab):
+def test_enrollment_flow_hops_between_instances(ab, arranger):
     a, b = ab
-    org = organization(a)
-    reviewer = staff(b, "enrollment_reviewer", org)
+    org = organization(arranger)
+    reviewer = staff(arranger, b, "enrollment_reviewer", org)
     worker = worker_login(a, "twoalice")
     assert ok(b.call("GET", "/api/v1/me", worker))["kind"] == "worker"  # A's session is valid on B
     assert ok(b.call("POST", "/api/v1/auth/wechat/phone", worker, json={"code": "phone-13952719901"})) == {
@@ -136,9 +138,9 @@ def test_enrollment_flow_hops_between_instances(ab):
     assert a.call("GET", "/api/v1/me", worker).status_code == 401
 
 
-def test_a_station_created_on_one_instance_is_found_near_by_on_the_other(ab):
+def test_a_station_created_on_one_instance_is_found_near_by_on_the_other(ab, arranger):
     a, b = ab
-    admin = staff(a, "admin", None)
+    admin = staff(arranger, a, "admin", None)
     near = {"lat": 32.394, "lng": 119.413, "radius_m": 3000}
     station = ok(a.call("POST", "/api/v1/admin/stations", admin, json={
         "code": "TWO-1", "name": "双实例驿站", "address": "扬州市文昌中路 1 号", "lat": 32.3945, "lng": 119.4135,
@@ -153,13 +155,13 @@ def test_a_station_created_on_one_instance_is_found_near_by_on_the_other(ab):
     assert b.call("GET", f"/api/v1/stations/{station['id']}").status_code == 404
 
 
-def test_a_breakfast_checked_in_on_one_instance_is_refused_on_the_other(ab):
+def test_a_breakfast_checked_in_on_one_instance_is_refused_on_the_other(ab, arranger):
     a, b = ab
-    org = organization(a)
-    manager = staff(a, "breakfast_manager", org)
+    org = organization(arranger)
+    manager = staff(arranger, a, "breakfast_manager", org)
     point = ok(a.call("POST", "/api/v1/admin/breakfast/points", manager, json={
         "name": "文昌中路爱心早餐点", "address": "扬州市文昌中路 118 号", "lat": 32.39452, "lng": 119.43631,
-        "serving_start": "05:30", "serving_end": "08:30", "daily_quota": 100}), 201)
+        "serving_start": "00:00", "serving_end": "23:59", "daily_quota": 100}), 201)
     scene = ok(b.call("GET", f"/api/v1/admin/breakfast/points/{point['id']}/qr", manager))["scene"]
     roster = "姓名,手机号,单位\r\n王环卫,13952719902,扬州市环境卫生管理处\r\n".encode()
     result = ok(b.call("POST", "/api/v1/admin/breakfast/roster/import", manager,
@@ -178,13 +180,13 @@ def test_a_breakfast_checked_in_on_one_instance_is_refused_on_the_other(ab):
     assert today["served"] == 1 and first["point"]["id"] == point["id"]
 
 
-def test_a_booking_made_on_one_instance_is_cancelled_on_the_other(ab):
+def test_a_booking_made_on_one_instance_is_cancelled_on_the_other(ab, arranger):
     a, b = ab
-    org = organization(a)
-    legal = staff(b, "legal_aid_staff", org)
+    org = organization(arranger)
+    legal = staff(arranger, b, "legal_aid_staff", org)
     lawyer = ok(b.call("POST", "/api/v1/admin/legal-aid/providers", legal, json={
         "name": "王律师", "kind": "lawyer", "organization_id": org, "firm": "江苏某某律师事务所"}), 201)
-    starts = NOW + dt.timedelta(days=2, hours=3)
+    starts = (clock.now() + dt.timedelta(days=2, hours=3)).replace(microsecond=0)
     slot = ok(a.call("POST", "/api/v1/admin/legal-aid/slots", legal, json={
         "provider_id": lawyer["id"], "starts_at": starts.isoformat(),
         "ends_at": (starts + dt.timedelta(hours=1)).isoformat(), "capacity": 1, "mode": "offline",
@@ -203,10 +205,10 @@ def test_a_booking_made_on_one_instance_is_cancelled_on_the_other(ab):
         "slot_id": slot["id"], "topic": "labor_contract", "description": "没有签劳动合同"}), 201)
 
 
-def test_rate_limits_are_counted_across_instances(ab):
+def test_rate_limits_are_counted_across_instances(ab, arranger):
     a, b = ab
     worker = worker_login(a, "twolimited")
-    limit = int(a.app.config["RATELIMIT_CHECKIN"].split()[0])
+    limit = int(arranger.config["RATELIMIT_CHECKIN"].split()[0])
     statuses = [(a if i % 2 else b).call("POST", "/api/v1/breakfast/checkins", worker,
                                          json={"scene": "not-a-scene"}).status_code for i in range(limit)]
     assert 429 not in statuses
@@ -226,10 +228,12 @@ def test_the_wechat_access_token_is_fetched_once_for_both_instances(ab, redis_cl
     assert fake.token_fetch_count(redis_client) == 1
 
 
-def test_two_senders_never_send_a_message_twice(ab, redis_client):
+def test_two_sender_processes_never_send_a_message_twice(ab, arranger, redis_client, pg_url, redis_server,
+                                                         fake_wechat_url):
+    """Two ``flask notifications work`` processes, WeChat slowed so that both are
+    mid-send at once: every message is sent once, and each sender sent a share."""
     from models import Notification, db
     from service.notifications.outbox import enqueue
-    from service.notifications.sender import send_due
 
     a, b = ab
     worker_ids = []
@@ -237,42 +241,32 @@ def test_two_senders_never_send_a_message_twice(ab, redis_client):
         token = worker_login(a, f"twonotify{i}")
         worker_ids.append(ok(b.call("GET", "/api/v1/me", token))["id"])
     queued = []
-    with a.app.app_context():
-        for n in range(45):
+    with arranger.app_context():
+        for n in range(30):
             text = f"消息{n:02d}"
             enqueue(worker_ids[n % 3], "booking_confirmed", {"thing1": text, "time2": clock.now()})
             queued.append(text)
         db.session.commit()
         db.session.remove()
-    fake.set_mode(redis_client, "slow", delay=0.02)  # both senders are mid-send at the same time
-
-    barrier = threading.Barrier(4)
-    passes, errors = [], []  # (instance, messages sent) per pass
-
-    def sender(instance: Instance):  # two sender threads per instance, each with the instance's app
-        try:
-            with instance.app.app_context():
-                barrier.wait(timeout=30)
-                for _ in range(2):
-                    passes.append((instance.name, send_due(batch_size=4).sent))
-                db.session.remove()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=sender, args=(instance,)) for instance in (a, b, a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    fake.set_mode(redis_client, "slow", delay=0.1)  # 3 s of sending for one sender alone
+    env = {k: v for k, v in ServiceProcess({}).env.items()}
+    env.update(instance_env(pg_url, redis_server.url, fake_wechat_url))
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "notifications", "work",
+               "--interval", "0.05", "--batch-size", "2", "--max-passes", "200"]
+    senders = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[1] for p in senders]
     fake.set_mode(redis_client, "normal")
-    assert errors == []
+    assert [p.returncode for p in senders] == [0, 0], outputs
+    shares = []
+    for output in outputs:
+        totals = dict(item.split("=") for item in output.rsplit("stopped: ", 1)[1].strip().split(", "))
+        shares.append(int(totals["sent"]))
     sent = [m["data"]["thing1"]["value"] for m in fake.sent_messages(redis_client)]
     assert sorted(sent) == sorted(queued)  # every message once: none lost, none twice
-    sent_by = {name: sum(n for who, n in passes if who == name) for name in ("A", "B")}
-    assert sent_by["A"] + sent_by["B"] == len(queued)
-    assert sent_by["A"] > 0 and sent_by["B"] > 0, sent_by  # both instances really took part
+    assert sum(shares) == len(queued) and min(shares) > 0, shares  # both senders really took part
     assert fake.token_fetch_count(redis_client) == 1
-    with a.app.app_context():
+    with arranger.app_context():
         statuses = {s for (s,) in db.session.query(Notification.status)}
         db.session.remove()
     assert statuses == {"sent"}

@@ -9,9 +9,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import requests
 
 PG_BIN_DIRS = [os.environ.get("PG_BIN", ""), "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
                "/usr/lib/postgresql/14/bin"]
@@ -132,3 +135,61 @@ class PostgresServer:
     def stop(self) -> None:
         self._run(f"{self.bin}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceProcess:
+    """The service as production runs it: ``gunicorn -c config/gunicorn.conf.py wsgi:app``
+    in its own interpreter, configured only through the environment.
+
+    ``env`` is added to a clean copy of this process's environment; the log
+    (gunicorn's and the service's) is kept in ``self.log_path`` for the test
+    to read, and shown when the process fails to come up.
+    """
+
+    def __init__(self, env: dict[str, str], workers: int = 1, threads: int = 4, name: str = "service"):
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "GUNICORN_"))}
+        self.env.update({"GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": str(workers),
+                         "GUNICORN_THREADS": str(threads), "PYTHONUNBUFFERED": "1"})
+        self.env.update(env)
+        self.log_path = os.path.join(tempfile.mkdtemp(prefix=f"test-{name}-"), "service.log")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
+                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if requests.get(self.url + "/livez", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer /livez within {timeout:.0f}s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
