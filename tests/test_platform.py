@@ -6,7 +6,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import build_app
+from tests.conftest import _migrate, build_app
 from tests.helpers import error_code
 
 
@@ -172,6 +172,7 @@ def test_sqlite_concurrent_writers_do_not_lock(sqlite_url, redis_server, fake_we
     from service.common import clock
 
     app = build_app(sqlite_url, redis_server.url, fake_wechat_url)
+    _migrate(app)  # the tables exist whether or not another test built them first
     errors = []
     barrier = threading.Barrier(6)
 
