@@ -10,7 +10,7 @@ from __future__ import annotations
 from models import Worker, db
 from service.auth import sessions
 from service.auth.services import worker_phone
-from service.breakfast import services as breakfast
+from service.breakfast import roster as breakfast
 from service.common import clock, pii
 from service.enrollment import services as enrollment
 from service.legal_aid import services as legal_aid

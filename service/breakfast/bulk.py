@@ -16,6 +16,7 @@ from sqlalchemy import insert
 
 from models import Worker, db
 from models.breakfast import BreakfastPoint, RosterEntry
+from service.auth import sessions
 from service.common import clock, pii
 
 BATCH = 1000
@@ -68,6 +69,4 @@ def create_eligible_workers(organization_id: int, count: int, *, phone_start: in
 
 def issue_worker_tokens(worker_ids: list[int]) -> list[str]:
     """A bearer token for each worker, as after a WeChat login."""
-    from service.auth import sessions
-
     return [sessions.create("worker", wid)[0] for wid in worker_ids]

@@ -17,16 +17,18 @@ from sqlalchemy import func, insert, select
 
 from models import db
 from models.breakfast import BreakfastPoint, Checkin, DailyCount, RosterEntry
-from service.breakfast.services import prepare_roster_row
+from service.breakfast.roster import prepare_roster_row
 from service.common import clock, pii
 from service.common.validators import check_digit
 
 DEMO_PHONE = "13800138000"
 
 POINTS = [
-    {"org": "广陵区总工会", "name": "广陵区文昌中路环卫工人爱心早餐点", "address": "扬州市广陵区文昌中路 118 号（示例地址）",
+    {"org": "广陵区总工会", "name": "广陵区文昌中路环卫工人爱心早餐点",
+     "address": "扬州市广陵区文昌中路 118 号（示例地址）",
      "lat": 32.39452, "lng": 119.43631, "daily_quota": 320, "geofence_m": 500},
-    {"org": "邗江区总工会", "name": "邗江区江阳中路环卫工人爱心早餐点", "address": "扬州市邗江区江阳中路 366 号（示例地址）",
+    {"org": "邗江区总工会", "name": "邗江区江阳中路环卫工人爱心早餐点",
+     "address": "扬州市邗江区江阳中路 366 号（示例地址）",
      "lat": 32.38911, "lng": 119.38764, "daily_quota": 300, "geofence_m": None},
 ]
 

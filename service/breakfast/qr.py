@@ -29,12 +29,14 @@ import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+import segno
 from flask import current_app
+
 from service.common.schemas import MAX_ID
 
 PREFIX = "b1"
-SIG_BYTES = 12  # 96 bits
-SIG_CHARS = 16  # base64url of 12 bytes, no padding
+WXACODE_PAGE = "pages/breakfast/checkin"  # the mini-program page a point's code opens
+SIG_BYTES = 12  # 96 bits: 16 base64url characters, no padding
 MAX_SCENE = 32
 MAX_GENERATIONS_CHECKED = 64
 SCENE_RE = re.compile(r"^b1\.([0-9a-z]{1,8})\.([0-9a-z]{1,3})\.([A-Za-z0-9_-]{16})$")
@@ -63,9 +65,9 @@ def _keys() -> tuple[int, dict[int, bytes]]:
     cache = current_app.extensions.get("breakfast_qr_keys")
     if cache is None:
         cfg = current_app.config
-        version = int(cfg.get("QR_KEY_VERSION", 1))
+        version = int(cfg["QR_KEY_VERSION"])
         keys = {version: _derive(cfg["QR_KEY"])}
-        for item in (cfg.get("QR_OLD_KEYS") or "").split(","):
+        for item in (cfg["QR_OLD_KEYS"] or "").split(","):
             if ":" in item:
                 v, secret = item.split(":", 1)
                 if v.strip().isdigit() and secret.strip():
@@ -94,6 +96,11 @@ def make_scene(point_id: int, generation: int, *, key_version: int | None = None
     if len(scene) > MAX_SCENE or not WECHAT_SCENE_RE.match(scene):  # pragma: no cover - ids < 36**8
         raise ValueError("scene does not fit WeChat's limits")
     return scene
+
+
+def point_scene(point) -> str:
+    """The scene of a point's printed codes: its current generation, the current key."""
+    return make_scene(point.id, point.qr_generation)
 
 
 @dataclass(frozen=True)
@@ -137,8 +144,6 @@ def verify(parsed: ParsedScene, generation: int) -> str | None:
 # --- images -------------------------------------------------------------------
 
 def _qr(scene: str):
-    import segno
-
     return segno.make(scene, error="q", micro=False)
 
 

@@ -8,11 +8,11 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema)
+from service.breakfast import qr
+from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_ID = ID_RANGE
 
 
 class ClockTime(fields.Field):
@@ -55,9 +55,31 @@ class Month(fields.Field):
         return dt.date(int(m.group(1)), int(m.group(2)), 1)
 
 
+class _Computed:
+    """A field whose value is ``compute(obj)`` of the object dumped rather than one
+    of its attributes; documented as the field class it is mixed into."""
+
+    _CHECK_ATTRIBUTE = False
+
+    def __init__(self, compute, **kwargs):
+        super().__init__(**kwargs)
+        self.compute = compute
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(self.compute(obj), attr, obj, **kwargs)
+
+
+class ComputedString(_Computed, fields.String):
+    pass
+
+
+class ComputedInteger(_Computed, fields.Integer):
+    pass
+
+
 # --- points --------------------------------------------------------------------
 
-def _window_order(data, partial=False):
+def _window_order(data):
     start, end = data.get("serving_start"), data.get("serving_end")
     if start is not None and end is not None and end <= start:
         raise ma.ValidationError({"serving_end": ["结束时间应晚于开始时间"]})
@@ -74,7 +96,7 @@ class BreakfastPointCreateSchema(BodySchema):
     geofence_m = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=100000),
                                 metadata={"description": "签到位置须在早餐点多少米以内；不填则不校验位置"})
     active = fields.Boolean(load_default=True)
-    organization_id = fields.Integer(allow_none=True, load_default=None, validate=_ID,
+    organization_id = fields.Integer(allow_none=True, load_default=None, validate=ID_RANGE,
                                      metadata={"description": "所属工会组织；不填则为本人管辖的上级组织"})
 
     @ma.validates_schema
@@ -92,7 +114,7 @@ class BreakfastPointUpdateSchema(BodySchema):
     daily_quota = fields.Integer(validate=validate.Range(min=1, max=100000))
     geofence_m = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100000))
     active = fields.Boolean()
-    organization_id = fields.Integer(validate=_ID)
+    organization_id = fields.Integer(validate=ID_RANGE)
 
     @ma.validates_schema
     def _check_window(self, data, **kwargs):
@@ -118,17 +140,28 @@ class BreakfastPointSchema(OutSchema):
 
 class BreakfastPointListArgs(PageArgs):
     active = fields.Boolean()
-    organization_id = fields.Integer(validate=_ID)
+    organization_id = fields.Integer(validate=ID_RANGE)
+
+
+def _qr_url(point, name: str) -> str:
+    return f"/api/v1/admin/breakfast/points/{point.id}/qr/{name}"
 
 
 class BreakfastQrSchema(OutSchema):
-    point_id = fields.Integer(required=True)
-    scene = fields.String(required=True, metadata={"description": "二维码内容（≤32 个字符），也是小程序码的 scene"})
-    image_url = fields.String(required=True, metadata={"description": "可打印的二维码 PNG（需工作人员登录）"})
-    poster_url = fields.String(required=True, metadata={"description": "张贴海报（SVG，含早餐点名称）"})
-    wxacode_url = fields.String(required=True, metadata={"description": "小程序码 PNG（微信接口生成）"})
-    page = fields.String(required=True)
-    key_version = fields.Integer(required=True)
+    """A point's QR code, read from the point: the scene its printed codes carry
+    (its current generation, the current key) and where its images are served."""
+
+    point_id = fields.Integer(required=True, attribute="id")
+    scene = ComputedString(qr.point_scene, required=True,
+                           metadata={"description": "二维码内容（≤32 个字符），也是小程序码的 scene"})
+    image_url = ComputedString(lambda p: _qr_url(p, "image.png"), required=True,
+                               metadata={"description": "可打印的二维码 PNG（需工作人员登录）"})
+    poster_url = ComputedString(lambda p: _qr_url(p, "poster.svg"), required=True,
+                                metadata={"description": "张贴海报（SVG，含早餐点名称）"})
+    wxacode_url = ComputedString(lambda p: _qr_url(p, "wxacode.png"), required=True,
+                                 metadata={"description": "小程序码 PNG（微信接口生成）"})
+    page = ComputedString(lambda p: qr.WXACODE_PAGE, required=True)
+    key_version = ComputedInteger(lambda p: qr.current_key_version(), required=True)
     qr_generation = fields.Integer(required=True)
 
 
@@ -150,8 +183,9 @@ class BreakfastTodaySchema(OutSchema):
 class BreakfastRosterUploadSchema(BodySchema):
     """multipart/form-data: the file and, optionally, the organization."""
 
-    file = Upload(required=True, metadata={"description": "xlsx 或 csv（UTF-8/GBK）；表头 姓名、手机号、单位、身份证号（可选）"})
-    organization_id = fields.Integer(allow_none=True, load_default=None, validate=_ID,
+    file = Upload(required=True,
+                  metadata={"description": "xlsx 或 csv（UTF-8/GBK）；表头 姓名、手机号、单位、身份证号（可选）"})
+    organization_id = fields.Integer(allow_none=True, load_default=None, validate=ID_RANGE,
                                      metadata={"description": "名册所属工会组织；不填则为本人管辖的上级组织"})
 
 
@@ -171,7 +205,7 @@ class BreakfastRosterArgs(PageArgs):
                       metadata={"description": "姓名包含，或完整手机号"})
     active = fields.Boolean()
     linked = fields.Boolean()
-    organization_id = fields.Integer(validate=_ID)
+    organization_id = fields.Integer(validate=ID_RANGE)
 
 
 class BreakfastRosterEntrySchema(OutSchema):
@@ -236,12 +270,9 @@ class BreakfastMinePageSchema(OutSchema):
 
 # --- reports -------------------------------------------------------------------
 
-class BreakfastMonthArgs(QuerySchema):
+class BreakfastReportArgs(QuerySchema):
     month = Month(metadata={"description": "YYYY-MM，默认本月"})
-
-
-class BreakfastReportArgs(BreakfastMonthArgs):
-    point_id = fields.Integer(validate=_ID)
+    point_id = fields.Integer(validate=ID_RANGE)
 
 
 class BreakfastPerServingSchema(OutSchema):

@@ -6,13 +6,12 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from service.auth.permissions import require_staff, require_worker, require_worker_session
-from service.breakfast import checkin
+from service.breakfast import checkin, points, reports, roster
 from service.breakfast import schemas as s
-from service.breakfast import services
+from service.common.excel import xlsx_response
 from service.common.http import config_limit, large_upload
 from service.common.schemas import page_schema
 from service.extensions import Blueprint, limiter, rate_limit_key
-
 
 
 class _Parser(FlaskParser):
@@ -48,7 +47,7 @@ def _binary(body, content_type: str, filename: str | None = None) -> Response:
 @blp.response(200, s.BreakfastClaimResultSchema)
 def claim_eligibility():
     """用微信绑定的手机号认领早餐名册资格"""
-    return services.claim_eligibility(g.worker)
+    return roster.claim_eligibility(g.worker)
 
 
 @blp.route("/breakfast/checkins", methods=["POST"])
@@ -67,7 +66,7 @@ def check_in(body):
 @blp.response(200, s.BreakfastMinePageSchema)
 def my_checkins(args):
     """本人某月的早餐领取记录"""
-    return services.my_checkins(g.worker, args.get("month"), args["page"], args["per_page"])
+    return reports.my_checkins(g.worker, args.get("month"), args["page"], args["per_page"])
 
 
 # --- staff: points ------------------------------------------------------------------
@@ -78,7 +77,7 @@ def my_checkins(args):
 @blp.response(200, page_schema(s.BreakfastPointSchema, "BreakfastPointPage"))
 def list_points(args):
     """早餐点列表（本人管辖范围内）"""
-    return services.list_points(g.scope, args)
+    return points.list_points(g.scope, args)
 
 
 @blp.route("/admin/breakfast/points", methods=["POST"])
@@ -87,7 +86,7 @@ def list_points(args):
 @blp.response(201, s.BreakfastPointSchema)
 def create_point(body):
     """新建早餐点"""
-    return services.create_point(g.scope, body)
+    return points.create_point(g.scope, body)
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>", methods=["GET"])
@@ -95,7 +94,7 @@ def create_point(body):
 @blp.response(200, s.BreakfastPointSchema)
 def get_point(point_id):
     """早餐点详情"""
-    return services.get_point(g.scope, point_id)
+    return points.get_point(g.scope, point_id)
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>", methods=["PATCH"])
@@ -104,7 +103,7 @@ def get_point(point_id):
 @blp.response(200, s.BreakfastPointSchema)
 def update_point(body, point_id):
     """修改早餐点（供应时间、每日份数、位置范围、启停）"""
-    return services.update_point(g.scope, point_id, body)
+    return points.update_point(g.scope, point_id, body)
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>/today", methods=["GET"])
@@ -112,7 +111,7 @@ def update_point(body, point_id):
 @blp.response(200, s.BreakfastTodaySchema)
 def point_today(point_id):
     """早餐点今日实时领取数与剩余份数"""
-    return services.today(g.scope, point_id)
+    return points.today(g.scope, point_id)
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>/qr", methods=["GET"])
@@ -120,7 +119,7 @@ def point_today(point_id):
 @blp.response(200, s.BreakfastQrSchema)
 def point_qr(point_id):
     """早餐点二维码内容及图片地址"""
-    return services.qr_info(g.scope, point_id)
+    return points.get_point(g.scope, point_id)
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>/qr/rotate", methods=["POST"])
@@ -128,7 +127,7 @@ def point_qr(point_id):
 @blp.response(200, s.BreakfastQrSchema)
 def rotate_point_qr(point_id):
     """更换早餐点二维码（旧码立即失效，需重新张贴）"""
-    return services.rotate_qr(g.scope, point_id)
+    return points.rotate_qr(g.scope, point_id)
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>/qr/image.png", methods=["GET"])
@@ -136,7 +135,7 @@ def rotate_point_qr(point_id):
 @blp.alt_response(200, schema=_BINARY, content_type="image/png", success=True, description="可打印的二维码")
 def point_qr_image(point_id):
     """早餐点二维码 PNG（可打印）"""
-    return _binary(services.qr_png(g.scope, point_id), "image/png", f"breakfast-point-{point_id}.png")
+    return _binary(points.qr_png(g.scope, point_id), "image/png", f"breakfast-point-{point_id}.png")
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>/qr/poster.svg", methods=["GET"])
@@ -145,7 +144,7 @@ def point_qr_image(point_id):
                   description="张贴海报（SVG，含早餐点名称与二维码）")
 def point_qr_poster(point_id):
     """早餐点张贴海报（SVG）"""
-    return _binary(services.qr_poster(g.scope, point_id), "image/svg+xml", f"breakfast-point-{point_id}.svg")
+    return _binary(points.qr_poster(g.scope, point_id), "image/svg+xml", f"breakfast-point-{point_id}.svg")
 
 
 @blp.route("/admin/breakfast/points/<int:point_id>/qr/wxacode.png", methods=["GET"])
@@ -153,7 +152,7 @@ def point_qr_poster(point_id):
 @blp.alt_response(200, schema=_BINARY, content_type="image/png", success=True, description="小程序码")
 def point_wxacode(point_id):
     """早餐点小程序码 PNG（由微信生成）"""
-    return _binary(services.qr_wxacode(g.scope, point_id), "image/png", f"breakfast-point-{point_id}-wxa.png")
+    return _binary(points.qr_wxacode(g.scope, point_id), "image/png", f"breakfast-point-{point_id}-wxa.png")
 
 
 # --- staff: roster ------------------------------------------------------------------
@@ -165,7 +164,7 @@ def point_wxacode(point_id):
 @blp.response(200, s.BreakfastImportResultSchema)
 def import_roster(form):
     """导入早餐名册（xlsx 或 csv；按手机号新增或更新，逐行报告错误）"""
-    return services.import_roster(g.scope, form["file"], form.get("organization_id"))
+    return roster.import_roster(g.scope, form["file"], form.get("organization_id"))
 
 
 @blp.route("/admin/breakfast/roster", methods=["GET"])
@@ -174,7 +173,7 @@ def import_roster(form):
 @blp.response(200, page_schema(s.BreakfastRosterEntrySchema, "BreakfastRosterPage"))
 def list_roster(args):
     """早餐名册（个人信息已脱敏）"""
-    return services.list_roster(g.scope, args)
+    return roster.list_roster(g.scope, args)
 
 
 @blp.route("/admin/breakfast/roster/<int:entry_id>", methods=["PATCH"])
@@ -183,7 +182,7 @@ def list_roster(args):
 @blp.response(200, s.BreakfastRosterEntrySchema)
 def update_roster_entry(body, entry_id):
     """停用或恢复名册记录"""
-    return services.update_roster_entry(g.scope, entry_id, body)
+    return roster.update_roster_entry(g.scope, entry_id, body)
 
 
 # --- staff: figures -----------------------------------------------------------------
@@ -194,7 +193,7 @@ def update_roster_entry(body, entry_id):
 @blp.response(200, s.BreakfastReportSchema)
 def report(args):
     """月度早餐统计：各点每日份数、每人次数、就餐人数、食材预估"""
-    return services.monthly_report(g.scope, args.get("month"), args.get("point_id"))
+    return reports.monthly_report(g.scope, args.get("month"), args.get("point_id"))
 
 
 @blp.route("/admin/breakfast/report.xlsx", methods=["GET"])
@@ -205,7 +204,10 @@ def report(args):
                   description="月度早餐统计（Excel）")
 def report_xlsx(args):
     """月度早餐统计（Excel 下载）"""
-    return services.report_xlsx(g.scope, args.get("month"), args.get("point_id"))
+    data = reports.monthly_report(g.scope, args.get("month"), args.get("point_id"))
+    label = data["month"].strftime("%Y-%m")
+    return xlsx_response(f"早餐统计-{label}.xlsx", ascii_name=f"breakfast-report-{label}.xlsx",
+                         sheets=reports.report_sheets(data))
 
 
 @blp.route("/admin/breakfast/ingredients", methods=["GET"])
@@ -214,4 +216,4 @@ def report_xlsx(args):
 @blp.response(200, s.BreakfastIngredientsSchema)
 def ingredients(args):
     """按本月份数预估下月大米、面粉、食用油用量"""
-    return services.ingredients(g.scope, args.get("month"), args.get("point_id"))
+    return reports.ingredients(g.scope, args.get("month"), args.get("point_id"))

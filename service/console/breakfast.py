@@ -7,7 +7,11 @@ import calendar
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
 
-from service.breakfast import schemas, services
+from service.breakfast import points as breakfast_points
+from service.breakfast import reports as breakfast_reports
+from service.breakfast import roster as breakfast_roster
+from service.breakfast import schemas
+from service.common.excel import xlsx_response
 from service.console import core
 
 bp = core.child("breakfast", __name__, url_prefix="/breakfast")
@@ -19,13 +23,13 @@ POINT_FIELDS = ("name", "address", "lat", "lng", "serving_start", "serving_end",
 
 
 def _today_by_point(scope, points) -> list[dict]:
-    return [services.today(scope, p.id) for p in points]
+    return [breakfast_points.today(scope, p.id) for p in points]
 
 
 def summary() -> dict:
     """The dashboard card: today's breakfasts against the quota, per active point."""
     scope = core.scope_of(*ROLES)
-    points = services.list_points(scope, {"page": 1, "per_page": MAX_POINTS, "active": True})["items"]
+    points = breakfast_points.list_points(scope, {"page": 1, "per_page": MAX_POINTS, "active": True})["items"]
     rows = _today_by_point(scope, points)
     return {"points": rows, "served": sum(r["served"] for r in rows), "quota": sum(r["quota"] for r in rows)}
 
@@ -51,7 +55,7 @@ def _point_values(point) -> dict:
 @core.staff_page(*ROLES)
 def points():
     """早餐点：今日领取与份数"""
-    page = services.list_points(g.scope, core.query_args(schemas.BreakfastPointListArgs))
+    page = breakfast_points.list_points(g.scope, core.query_args(schemas.BreakfastPointListArgs))
     today = {row["point_id"]: row for row in _today_by_point(g.scope, page["items"])}
     return render_template("console/breakfast/points.html", page=page, today=today)
 
@@ -61,7 +65,8 @@ def points():
 def create_point():
     """新建早餐点"""
     def action():
-        point = services.create_point(g.scope, core.load(schemas.BreakfastPointCreateSchema, _point_body(True)))
+        body = core.load(schemas.BreakfastPointCreateSchema, _point_body(True))
+        point = breakfast_points.create_point(g.scope, body)
         flash(f"已新建早餐点“{point.name}”", "success")
         return redirect(url_for("console.breakfast.points"))
     return core.form_page("console/breakfast/point_form.html", action, point=None, orgs=core.org_choices(g.scope),
@@ -72,10 +77,11 @@ def create_point():
 @core.staff_page(*ROLES)
 def edit_point(point_id):
     """修改早餐点（供应时间、每日份数、签到范围、启用/暂停）"""
-    point = services.get_point(g.scope, point_id)
+    point = breakfast_points.get_point(g.scope, point_id)
 
     def action():
-        services.update_point(g.scope, point_id, core.load(schemas.BreakfastPointUpdateSchema, _point_body(False)))
+        body = core.load(schemas.BreakfastPointUpdateSchema, _point_body(False))
+        breakfast_points.update_point(g.scope, point_id, body)
         flash(f"已保存早餐点“{point.name}”", "success")
         return redirect(url_for("console.breakfast.points"))
     return core.form_page("console/breakfast/point_form.html", action, point=point, orgs=core.org_choices(g.scope),
@@ -86,22 +92,22 @@ def edit_point(point_id):
 @core.staff_page(*ROLES)
 def poster(point_id):
     """可打印的早餐点二维码海报"""
-    point = services.get_point(g.scope, point_id)
-    return render_template("console/breakfast/poster.html", point=point, qr=services.qr_info(g.scope, point_id))
+    point = breakfast_points.get_point(g.scope, point_id)
+    return render_template("console/breakfast/poster.html", point=point)
 
 
 @bp.route("/points/<int:point_id>/poster.svg")
 @core.staff_page(*ROLES)
 def poster_svg(point_id):
     """海报图像（SVG）"""
-    return Response(services.qr_poster(g.scope, point_id), mimetype="image/svg+xml")
+    return Response(breakfast_points.qr_poster(g.scope, point_id), mimetype="image/svg+xml")
 
 
 @bp.route("/points/<int:point_id>/qr.png")
 @core.staff_page(*ROLES)
 def qr_png(point_id):
     """二维码图片（PNG，可下载）"""
-    return Response(services.qr_png(g.scope, point_id), mimetype="image/png", headers={
+    return Response(breakfast_points.qr_png(g.scope, point_id), mimetype="image/png", headers={
         "Content-Disposition": f'attachment; filename="breakfast-point-{point_id}.png"'})
 
 
@@ -109,7 +115,8 @@ def qr_png(point_id):
 @core.staff_page(*ROLES)
 def rotate_qr(point_id):
     """更换二维码（旧海报立即失效）"""
-    return core.run(lambda: services.rotate_qr(g.scope, point_id), "二维码已更换，请打印新海报并替换现场张贴的旧海报",
+    return core.run(lambda: breakfast_points.rotate_qr(g.scope, point_id),
+                    "二维码已更换，请打印新海报并替换现场张贴的旧海报",
                     url_for("console.breakfast.poster", point_id=point_id))
 
 
@@ -122,14 +129,14 @@ def roster():
     def action():
         form = core.load(schemas.BreakfastRosterUploadSchema,
                          {"file": request.files.get("file"), **core.form_data()})
-        result = services.import_roster(g.scope, form["file"], form.get("organization_id"))
+        result = breakfast_roster.import_roster(g.scope, form["file"], form.get("organization_id"))
         return _roster_page(result)
     return core.form_page("console/breakfast/roster.html", action, **_roster_context(None))
 
 
 def _roster_context(result) -> dict:
-    page = services.list_roster(g.scope, core.query_args(schemas.BreakfastRosterArgs))
-    return {"page": page, "result": result, "orgs": core.org_choices(g.scope), "aliases": services.ROSTER_ALIASES}
+    page = breakfast_roster.list_roster(g.scope, core.query_args(schemas.BreakfastRosterArgs))
+    return {"page": page, "result": result, "orgs": core.org_choices(g.scope)}
 
 
 def _roster_page(result):
@@ -142,7 +149,7 @@ def update_roster_entry(entry_id):
     """停用或启用名册记录"""
     def action():
         body = core.load(schemas.BreakfastRosterUpdateSchema, {"active": request.form.get("active", "")})
-        services.update_roster_entry(g.scope, entry_id, body)
+        breakfast_roster.update_roster_entry(g.scope, entry_id, body)
     return core.run(action, "名册记录已更新", core.back("console.breakfast.roster"))
 
 
@@ -165,8 +172,8 @@ def _chart(report: dict) -> dict:
 def report():
     """月度早餐统计（图表、每日、每人）与下月食材预估"""
     args = core.query_args(schemas.BreakfastReportArgs)
-    data = services.monthly_report(g.scope, args.get("month"), args.get("point_id"))
-    all_points = services.list_points(g.scope, {"page": 1, "per_page": MAX_POINTS})["items"]
+    data = breakfast_reports.monthly_report(g.scope, args.get("month"), args.get("point_id"))
+    all_points = breakfast_points.list_points(g.scope, {"page": 1, "per_page": MAX_POINTS})["items"]
     return render_template("console/breakfast/report.html", report=data, chart=_chart(data),
                            points=core.choices(all_points),
                            month=data["month"].strftime("%Y-%m"))
@@ -177,4 +184,7 @@ def report():
 def report_xlsx():
     """月度早餐统计（Excel）"""
     args = core.load(schemas.BreakfastReportArgs, core.query_raw())
-    return services.report_xlsx(g.scope, args.get("month"), args.get("point_id"))
+    data = breakfast_reports.monthly_report(g.scope, args.get("month"), args.get("point_id"))
+    label = data["month"].strftime("%Y-%m")
+    return xlsx_response(f"早餐统计-{label}.xlsx", ascii_name=f"breakfast-report-{label}.xlsx",
+                         sheets=breakfast_reports.report_sheets(data))

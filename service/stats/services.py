@@ -16,7 +16,7 @@ from models.enrollment import EnrollmentApplication, Membership
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from models.station import Station
 from service.auth.permissions import Scope
-from service.breakfast import services as breakfast
+from service.breakfast import reports as breakfast
 from service.enrollment.rules import OCCUPATION_LABELS
 from service.legal_aid.services import TOPICS as TOPIC_LABELS
 from service.common import clock

@@ -156,7 +156,7 @@ def test_figures_for_the_annual_report(client, app):
     import datetime as dt
 
     from service.auth.permissions import Scope
-    from service.breakfast.services import figures
+    from service.breakfast.reports import figures
 
     org, staff, a, b, _ = build_march(app, client)
     with app.app_context():
