@@ -114,7 +114,7 @@ http {{
 def deployed(pg_server, redis_server, fake_wechat_url):
     """PostgreSQL migrated by ``flask db upgrade`` (as the guide says), gunicorn in
     production behind nginx with ``PROXY_HOPS=1``, JSON logs and a tight login limit."""
-    url = pg_server.create_database("deployed") if pg_server else os.environ["TEST_DATABASE_URL"]
+    url = pg_server.create_database(f"deployed_{secrets.token_hex(4)}") if pg_server else os.environ["TEST_DATABASE_URL"]
     env = production_env(url, redis_server.url, fake_wechat_url, PROXY_HOPS="1", LOG_FORMAT="json",
                          RATELIMIT_LOGIN="3 per minute", GUNICORN_ACCESSLOG="-")
     cli_env = {k: v for k, v in ServiceProcess({}).env.items()}
