@@ -76,6 +76,7 @@ def _profile_defaults(env: str) -> dict:
         "JSON_AS_ASCII": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "UPLOAD_MAX_BYTES": 20 * 1024 * 1024,
+        "IMPORT_MAX_UNZIPPED_BYTES": 64 * 1024 * 1024,  # what an uploaded .xlsx may unzip to
         "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle connections are pinged by models.base, not every checkout
         "WECHAT_APPID": "wx0000000000000000",
         "SECRET_KEY": None,
