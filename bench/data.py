@@ -94,7 +94,7 @@ def bulk_checkins(session, point_ids: list[int], entries: list[int], year: int, 
 def bulk_applications(session, org_ids: list[int], count: int) -> None:
     """``count`` enrollment applications (mostly pending) from as many workers."""
     from service.common import clock, pii
-    from service.enrollment.services import ID_CONTEXT, ID_INDEX
+    from service.enrollment.sensitive import ID_CONTEXT, ID_INDEX
 
     now = clock.now()
     rng = random.Random(11)

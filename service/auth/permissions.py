@@ -25,6 +25,7 @@ from sqlalchemy import select, true
 
 from models import Organization, StaffUser, Worker, db
 from service.auth import sessions
+from service.auth.errors import SessionExpired, StaffSessionEnded, WorkersOnly
 from service.errors import Forbidden, NotFound, Unauthenticated
 
 ADMIN = "admin"
@@ -90,7 +91,7 @@ def current_identity() -> sessions.Identity:
         raise Unauthenticated()
     identity = sessions.resolve(header[7:].strip())
     if identity is None:
-        raise Unauthenticated("登录已失效，请重新登录")
+        raise SessionExpired()
     g.identity = identity
     return identity
 
@@ -99,7 +100,7 @@ def worker_identity() -> sessions.Identity:
     """The calling worker's session, or 401/403; the worker's row is not read."""
     identity = current_identity()
     if identity.kind != "worker":
-        raise Forbidden("仅限职工使用")
+        raise WorkersOnly()
     return identity
 
 
@@ -108,7 +109,7 @@ def load_worker() -> Worker:
     worker = db.session.get(Worker, identity.user_id)
     if worker is None or worker.erased_at is not None:
         sessions.revoke(identity.token_hash)
-        raise Unauthenticated("登录已失效，请重新登录")
+        raise SessionExpired()
     g.worker = worker
     return worker
 
@@ -120,7 +121,7 @@ def load_staff() -> StaffUser:
     staff = db.session.get(StaffUser, identity.user_id)
     if staff is None or staff.disabled:
         sessions.revoke_all("staff", identity.user_id)
-        raise Unauthenticated("账号已停用或登录已失效")
+        raise StaffSessionEnded()
     identity.roles = [(r.role, r.organization_id) for r in staff.roles]
     g.staff = staff
     return staff

@@ -1,9 +1,18 @@
+"""Request and response schemas of sign-in and the caller's account (docs/contract.md §2)."""
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from service.common import pii
 from service.common.schemas import BodySchema, OutSchema
+
+
+class Masked(fields.String):
+    """Personal data shown masked: ``138****8000``."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return pii.mask(value)
 
 
 class WeChatLoginSchema(BodySchema):
@@ -28,18 +37,6 @@ class StaffLoginSchema(BodySchema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
 
 
-class RoleSchema(OutSchema):
-    role = fields.String()
-    organization_id = fields.Integer(allow_none=True)
-
-
-class MembershipBriefSchema(OutSchema):
-    member_no = fields.String()
-    organization = fields.String(allow_none=True)
-    status = fields.String()
-    joined_at = fields.String(allow_none=True)
-
-
 class MeSchema(OutSchema):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(["worker", "staff"]))
@@ -59,7 +56,7 @@ class LoginResultSchema(OutSchema):
 
 
 class PhoneResultSchema(OutSchema):
-    phone = fields.String(required=True)
+    phone = Masked(required=True)
 
 
 class MyDataSchema(OutSchema):

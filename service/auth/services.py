@@ -1,4 +1,4 @@
-"""Sign-in, phone binding, the caller's own data and its erasure.
+"""Sign-in, phone binding and staff accounts.
 
 Rules and error cases:
 - WeChat login: a code works once; WeChat's refusals map to 401
@@ -7,7 +7,10 @@ Rules and error cases:
 - Phone binding: the number comes only from WeChat (new code flow, or older
   clients' encrypted data decrypted with the server-side session key).
 - Staff login: 5 failures for one username within 15 minutes lock it for
-  the rest of the window (429), the right password included.
+  the rest of the window (429 ``rate_limited``), the right password included;
+  otherwise a wrong username or password is 401 ``invalid_credentials``.
+- Staff accounts (CLI): 422 for a bad username, password or role, 409
+  ``username_taken``; disabling an unknown username is 404.
 """
 from __future__ import annotations
 
@@ -21,19 +24,19 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from models import StaffRole, StaffUser, Worker, db
 from models.user import STAFF_ROLES
 from service.auth import sessions
+from service.auth.errors import (InvalidCredentials, LoginLocked, PhoneInvalid, SessionKeyExpired, StaffNotFound,
+                                 UsernameTaken)
 from service.common import clock, pii
 from service.common.audit import record as audit
-from service.errors import RateLimited, ServiceError, ValidationFailed, error_type
+from service.common.validators import MOBILE_RE
+from service.errors import ValidationFailed
 from service.extensions import redis_store
 from service.wechat_gateway import wechat_gateway
+from wechat.crypto import decrypt_user_data
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 PASSWORD_METHOD = "scrypt"
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 _DUMMY_HASH = None
-
-SessionKeyExpired = error_type("session_key_expired", 401, "登录状态已过期，请重新登录后再授权手机号")
-PhoneInvalid = error_type("phone_invalid", 422, "微信返回的手机号不是有效的中国大陆手机号")
-InvalidCredentials = error_type("invalid_credentials", 401, "用户名或密码错误")
 
 
 # --- workers -----------------------------------------------------------------
@@ -71,7 +74,6 @@ def bind_phone(worker: Worker, code: str | None = None, encrypted_data: str | No
         session_key = sessions.load_session_key(worker.id)
         if not session_key:
             raise SessionKeyExpired()
-        from wechat.crypto import decrypt_user_data
         info = decrypt_user_data(session_key, encrypted_data, iv, current_app.config["WECHAT_APPID"])
     phone = str(info.get("purePhoneNumber") or info.get("phoneNumber") or "")
     country = str(info.get("countryCode") or "86")
@@ -88,13 +90,14 @@ def worker_phone(worker: Worker) -> str | None:
     return pii.decrypt(worker.phone_enc, "worker.phone") if worker.phone_enc else None
 
 
+# --- staff -------------------------------------------------------------------
+
 def me_for_staff(staff: StaffUser) -> dict:
+    """``GET /me`` of a staff member: the same shape as a worker's, with the roles."""
     return {"id": staff.id, "kind": "staff", "username": staff.username, "display_name": staff.display_name,
             "roles": [{"role": r.role, "organization_id": r.organization_id} for r in staff.roles],
             "phone": None, "membership": None, "breakfast_eligible": False}
 
-
-# --- staff -------------------------------------------------------------------
 
 def hash_password(password: str) -> str:
     return generate_password_hash(password, method=PASSWORD_METHOD)
@@ -109,8 +112,8 @@ def check_lockout(username: str) -> None:
     failures = redis_store.client.get(key)
     if failures and int(failures) >= int(current_app.config["STAFF_LOCKOUT_ATTEMPTS"]):
         ttl = redis_store.client.ttl(key)
-        raise RateLimited("登录失败次数过多，请 15 分钟后再试",
-                          {"retry_after": max(ttl, 1)}, headers={"Retry-After": str(max(ttl, 1))})
+        wait = max(ttl, 1)
+        raise LoginLocked(details={"retry_after": wait}, headers={"Retry-After": str(wait)})
 
 
 def _record_failure(username: str) -> None:
@@ -151,7 +154,7 @@ def staff_login(username: str, password: str) -> dict:
 def create_staff(username: str, password: str, roles: list[tuple[str, int | None]],
                  display_name: str | None = None) -> StaffUser:
     errors = {}
-    if not re.match(r"^[A-Za-z0-9_.@-]{3,64}$", username or ""):
+    if not USERNAME_RE.match(username or ""):
         errors["username"] = ["用户名为 3-64 位字母、数字或 _.@-"]
     if len(password or "") < 8:
         errors["password"] = ["密码至少 8 位"]
@@ -161,7 +164,7 @@ def create_staff(username: str, password: str, roles: list[tuple[str, int | None
     if errors:
         raise ValidationFailed(errors)
     if db.session.scalar(select(StaffUser).where(StaffUser.username == username)):
-        raise ServiceError("用户名已存在", code="username_taken", status=409)
+        raise UsernameTaken()
     staff = StaffUser(username=username, password_hash=hash_password(password),
                       display_name=display_name, created_at=clock.now())
     staff.roles = [StaffRole(role=r, organization_id=o) for r, o in roles]
@@ -174,7 +177,7 @@ def create_staff(username: str, password: str, roles: list[tuple[str, int | None
 def disable_staff(username: str) -> int:
     staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
     if staff is None:
-        raise ServiceError("该员工账号不存在", code="not_found", status=404)
+        raise StaffNotFound()
     staff.disabled = True
     audit("staff.disable", "staff", staff.id, details={"username": username})
     db.session.commit()

@@ -8,7 +8,6 @@ from service.auth import services, sessions
 from service.auth.permissions import current_identity, require_auth, require_worker
 from service.auth.schemas import (LoginResultSchema, MeSchema, MyDataSchema, PhoneBindSchema,
                                   PhoneResultSchema, StaffLoginSchema, WeChatLoginSchema)
-from service.common import pii
 from service.common.http import config_limit
 from service.extensions import Blueprint, client_address_key, limiter
 
@@ -32,8 +31,7 @@ def wechat_login(body):
 @blp.response(200, PhoneResultSchema)
 def bind_phone(body):
     """绑定微信验证过的手机号（getPhoneNumber 的 code，或旧版 encrypted_data + iv）"""
-    phone = services.bind_phone(g.worker, body.get("code"), body.get("encrypted_data"), body.get("iv"))
-    return {"phone": pii.mask(phone)}
+    return {"phone": services.bind_phone(g.worker, body.get("code"), body.get("encrypted_data"), body.get("iv"))}
 
 
 @blp.route("/auth/staff/login", methods=["POST"])

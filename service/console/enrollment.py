@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from flask import g, render_template, request
 
+from service.common import clock
+from service.common.excel import xlsx_response
 from service.console import core
-from service.enrollment import rules, services
+from service.enrollment import review, rules, sensitive
 from service.enrollment.schemas import BatchReviewSchema, ExportQuerySchema, QueueQuerySchema, RejectSchema
 
 bp = core.child("enrollment", __name__, url_prefix="/enrollment")
 
-ROLES = services.REVIEWER_ROLES
+ROLES = review.REVIEWER_ROLES
 EXPORT_FILTERS = ("organization_id", "occupation", "submitted_from", "submitted_to", "q")
 STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "已驳回", "withdrawn": "已撤回"}
 
 
 def summary() -> dict:
     """The dashboard card: how many applications wait, the oldest first."""
-    page = services.review_queue(core.scope_of(*ROLES), {"status": "pending", "page": 1, "per_page": 5})
+    page = review.review_queue(core.scope_of(*ROLES), {"status": "pending", "page": 1, "per_page": 5})
     return {"pending": page["total"], "oldest": page["items"]}
 
 
 def _labels() -> dict:
-    return {"status_labels": STATUS_LABELS, "occupation_labels": rules.OCCUPATION_LABELS}
+    """Labels, and the masked ID number and phone of an application, for the templates."""
+    return {"status_labels": STATUS_LABELS, "occupation_labels": rules.OCCUPATION_LABELS,
+            "id_number_of": sensitive.id_number_of, "phone_of": sensitive.phone_of}
 
 
 @bp.route("/")
@@ -31,7 +35,7 @@ def queue():
     """入会申请审核列表（筛选、批量通过/驳回）"""
     raw = core.query_raw(status="pending")
     args = core.query_args(QueueQuerySchema, raw)
-    page = services.review_queue(g.scope, args)
+    page = review.review_queue(g.scope, args)
     export_args = {k: v for k, v in raw.items() if k in EXPORT_FILTERS}
     return render_template("console/enrollment/queue.html", page=page, export_args=export_args,
                            orgs=core.org_choices(g.scope), **_labels())
@@ -41,7 +45,7 @@ def queue():
 @core.staff_page(*ROLES)
 def detail(application_id):
     """一份入会申请（身份证号、手机号脱敏）"""
-    application = services.get_for_staff(g.staff, application_id)
+    application = review.get_for_staff(g.staff, application_id)
     return render_template("console/enrollment/detail.html", a=application, **_labels())
 
 
@@ -49,7 +53,7 @@ def detail(application_id):
 @core.staff_page(*ROLES)
 def approve(application_id):
     """审核通过"""
-    return core.run(lambda: services.approve(g.scope, application_id, g.staff.id), "已通过，已生成会员编号并通知申请人",
+    return core.run(lambda: review.approve(g.scope, application_id, g.staff.id), "已通过，已生成会员编号并通知申请人",
                     core.back("console.enrollment.detail", application_id=application_id))
 
 
@@ -59,7 +63,7 @@ def reject(application_id):
     """驳回（须填写原因）"""
     def action():
         body = core.load(RejectSchema, {"reason": request.form.get("reason", "")})
-        services.reject(g.scope, application_id, body["reason"], g.staff.id)
+        review.reject(g.scope, application_id, body["reason"], g.staff.id)
     return core.run(action, "已驳回，并已通知申请人",
                     core.back("console.enrollment.detail", application_id=application_id))
 
@@ -71,7 +75,7 @@ def batch():
     def action():
         data = core.form_data("ids")
         body = core.load(BatchReviewSchema, {k: v for k, v in data.items() if k in ("action", "ids", "reason")})
-        result = services.batch_review(g.scope, body["action"], body["ids"], body.get("reason"), g.staff.id)
+        result = review.batch_review(g.scope, body["action"], body["ids"], body.get("reason"), g.staff.id)
         verb = "通过" if body["action"] == "approve" else "驳回"
         core.flash_result(f"批量{verb}：成功 {result['succeeded']} 份，失败 {result['failed']} 份",
                           [f"申请 {r['id']}：{r['message']}" for r in result["results"] if not r["ok"]])
@@ -83,4 +87,7 @@ def batch():
 def members_xlsx():
     """导出会员名单（Excel，身份证号、手机号脱敏）"""
     args = core.load(ExportQuerySchema, {k: v for k, v in request.args.items() if v.strip() and k != "full"})
-    return services.export_members(g.scope, args)
+    headers, rows = review.export_members(g.scope, args)
+    stamp = clock.local_now().strftime("%Y%m%d%H%M")
+    return xlsx_response(f"工会会员名单-{stamp}.xlsx", ascii_name=f"members-{stamp}.xlsx",
+                         sheets={"会员名单": (headers, rows)})

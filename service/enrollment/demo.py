@@ -15,7 +15,7 @@ from models.enrollment import EnrollmentApplication
 from service.auth.permissions import Scope
 from service.common import clock
 from service.common.validators import check_digit
-from service.enrollment import services
+from service.enrollment import applications, review
 
 # (login name, name, gender, region code, birth date, sequence, phone, occupation, other,
 #  employer, work region, organization, approve?)
@@ -58,13 +58,13 @@ def seed(ctx: dict) -> None:
             select(EnrollmentApplication.id).where(EnrollmentApplication.worker_id == worker.id).limit(1))
         if has_application is not None:
             continue
-        view = services.submit_application(worker, {
+        application = applications.submit_application(worker, {
             "name": name, "gender": gender, "id_number": demo_id_number(region, birth, seq), "phone": phone,
             "occupation": occupation, "occupation_other": other, "employer": employer,
             "work_region": work_region, "organization_id": org.id, "consent": True,
         })
         if approve:
-            services.approve(admin_scope, view["id"], None)
+            review.approve(admin_scope, application.id, None)
     members = [a[0] for a in DEMO_APPLICANTS if a[-1]]
     pending = [a[0] for a in DEMO_APPLICANTS if not a[-1]]
     click.echo("Enrollment demo: member " + ", ".join(f"dev-{n}" for n in members)

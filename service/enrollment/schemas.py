@@ -5,14 +5,14 @@ import datetime as dt
 import re
 
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, g
 from marshmallow import fields, validate
 
 from models.enrollment import APPLICATION_STATUSES, GENDERS, MEMBERSHIP_STATUSES, OCCUPATIONS
 from service.common import clock
 from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
                                     page_schema)
-from service.enrollment import rules
+from service.enrollment import rules, sensitive
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -125,15 +125,49 @@ class OrganizationRefSchema(OutSchema):
     name = fields.String(required=True)
 
 
+class SealedText(fields.String):
+    """A sealed column (``attribute``) shown masked, or whole when the schema says ``full``."""
+
+    def __init__(self, context: str, **kwargs):
+        super().__init__(**kwargs)
+        self.seal_context = context
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return sensitive.shown(value, self.seal_context, full=self.parent.full)
+
+
+class OccupationLabel(fields.String):
+    """The Chinese label of the record's occupation."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return rules.occupation_label(obj.occupation)
+
+
+class ReviewerName(fields.String):
+    """Who decided (``attribute`` is the reviewer's id): told to staff readers only, never to the applicant."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        reviewer = obj.reviewer if value is not None and "staff" in g else None
+        return (reviewer.display_name or reviewer.username) if reviewer is not None else None
+
+
 class ApplicationSchema(OutSchema):
+    """An application read from the model.  The ID number and phone are masked
+    (whole only in the worker's own export, ``ApplicationDataSchema``); the
+    reviewer's name is told to staff readers only, never to the applicant."""
+
+    full = False
+
     id = fields.Integer(required=True)
     status = fields.String(required=True, validate=validate.OneOf(APPLICATION_STATUSES))
     name = fields.String(required=True)
     gender = fields.String(required=True)
-    id_number = fields.String(allow_none=True, metadata={"description": "脱敏：110***********002X"})
-    phone = fields.String(allow_none=True, metadata={"description": "脱敏：138****8000"})
+    id_number = SealedText(sensitive.ID_CONTEXT, attribute="id_number_enc", allow_none=True,
+                           metadata={"description": "脱敏：110***********002X"})
+    phone = SealedText(sensitive.PHONE_CONTEXT, attribute="phone_enc", allow_none=True,
+                       metadata={"description": "脱敏：138****8000"})
     occupation = fields.String(required=True)
-    occupation_label = fields.String(allow_none=True)
+    occupation_label = OccupationLabel(allow_none=True)
     occupation_other = fields.String(allow_none=True)
     employer = fields.String(allow_none=True)
     work_region = fields.String(allow_none=True)
@@ -143,10 +177,16 @@ class ApplicationSchema(OutSchema):
     consented_at = LocalDateTime(allow_none=True)
     submitted_at = LocalDateTime(required=True)
     reviewed_at = LocalDateTime(allow_none=True)
-    reviewed_by = fields.String(allow_none=True)
+    reviewed_by = ReviewerName(attribute="reviewer_id", allow_none=True)
     reject_reason = fields.String(allow_none=True)
     withdrawn_at = LocalDateTime(allow_none=True)
-    member_no = fields.String(allow_none=True)
+    member_no = fields.String(attribute="membership.member_no", allow_none=True, dump_default=None)
+
+
+class ApplicationDataSchema(ApplicationSchema):
+    """An application in the worker's own export (``GET /me/data``): nothing masked."""
+
+    full = True
 
 
 ApplicationPageSchema = page_schema(ApplicationSchema, name="EnrollmentApplicationPage")
@@ -155,12 +195,22 @@ ApplicationPageSchema = page_schema(ApplicationSchema, name="EnrollmentApplicati
 class MembershipCardSchema(OutSchema):
     member_no = fields.String(required=True)
     name = fields.String(required=True)
-    organization = fields.String(required=True)
+    organization = fields.String(required=True, attribute="organization.name")
     organization_id = fields.Integer()
     occupation = fields.String(required=True)
-    occupation_label = fields.String(allow_none=True)
+    occupation_label = OccupationLabel(allow_none=True)
     joined_at = LocalDateTime(required=True)
     status = fields.String(required=True, validate=validate.OneOf(MEMBERSHIP_STATUSES))
+
+
+class MembershipBriefSchema(OutSchema):
+    """The member card in brief, for ``GET /me`` (no personal data beyond the member number)."""
+
+    member_no = fields.String()
+    organization = fields.String(attribute="organization.name")
+    occupation = fields.String()
+    status = fields.String()
+    joined_at = LocalDateTime()
 
 
 class BatchResultItemSchema(OutSchema):

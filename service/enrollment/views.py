@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import g
 
 from service.auth.permissions import require_auth, require_staff, require_worker
+from service.common import clock
+from service.common.excel import xlsx_response
 from service.common.schemas import PageArgs
-from service.enrollment import services
+from service.enrollment import applications, review
 from service.enrollment.schemas import (ApplicationCreateSchema, ApplicationPageSchema, ApplicationSchema,
                                         BatchResultSchema, BatchReviewSchema, ExportQuerySchema,
                                         MembershipCardSchema, QueueQuerySchema, RejectSchema)
@@ -17,17 +19,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _BINARY = {"type": "string", "format": "binary"}
 
 
-def _staff_id():
-    return g.staff.id if "staff" in g else None
-
-
 @blp.route("/enrollment/applications", methods=["POST"])
 @require_worker
 @blp.arguments(ApplicationCreateSchema)
 @blp.response(201, ApplicationSchema)
 def apply(body):
     """提交入会申请（身份证号、手机号加密存储，返回时脱敏）"""
-    return services.submit_application(g.worker, body)
+    return applications.submit_application(g.worker, body)
 
 
 @blp.route("/enrollment/applications/mine", methods=["GET"])
@@ -36,7 +34,7 @@ def apply(body):
 @blp.response(200, ApplicationPageSchema)
 def my_applications(args):
     """我的入会申请（最新在前，含历史记录）"""
-    return services.my_applications(g.worker, args["page"], args["per_page"])
+    return applications.my_applications(g.worker, args["page"], args["per_page"])
 
 
 @blp.route("/enrollment/applications/<int:application_id>", methods=["GET"])
@@ -45,8 +43,8 @@ def my_applications(args):
 def get_application(application_id):
     """查看一份入会申请（申请人本人，或本级及下级工会的审核员、管理员）"""
     if g.identity.kind == "worker":
-        return services.get_for_worker(g.worker, application_id)
-    return services.get_for_staff(g.staff, application_id)
+        return applications.get_for_worker(g.worker, application_id)
+    return review.get_for_staff(g.staff, application_id)
 
 
 @blp.route("/enrollment/applications/<int:application_id>/withdraw", methods=["POST"])
@@ -54,7 +52,7 @@ def get_application(application_id):
 @blp.response(200, ApplicationSchema)
 def withdraw(application_id):
     """撤回审核中的入会申请"""
-    return services.withdraw(g.worker, application_id)
+    return applications.withdraw(g.worker, application_id)
 
 
 @blp.route("/enrollment/membership", methods=["GET"])
@@ -62,7 +60,7 @@ def withdraw(application_id):
 @blp.response(200, MembershipCardSchema)
 def membership_card():
     """电子会员证；不是会员时 404 not_a_member"""
-    return services.membership_card(g.worker)
+    return applications.membership_card(g.worker)
 
 
 @blp.route("/admin/enrollment/applications", methods=["GET"])
@@ -71,7 +69,7 @@ def membership_card():
 @blp.response(200, ApplicationPageSchema)
 def review_queue(args):
     """入会申请审核列表（按状态、组织、职业、提交时间、姓名筛选）"""
-    return services.review_queue(g.scope, args)
+    return review.review_queue(g.scope, args)
 
 
 @blp.route("/admin/enrollment/applications/<int:application_id>/approve", methods=["POST"])
@@ -79,7 +77,7 @@ def review_queue(args):
 @blp.response(200, ApplicationSchema)
 def approve(application_id):
     """审核通过：生成会员编号并通知申请人"""
-    return services.approve(g.scope, application_id, _staff_id())
+    return review.approve(g.scope, application_id, g.staff.id)
 
 
 @blp.route("/admin/enrollment/applications/<int:application_id>/reject", methods=["POST"])
@@ -88,7 +86,7 @@ def approve(application_id):
 @blp.response(200, ApplicationSchema)
 def reject(body, application_id):
     """驳回入会申请（须填写原因，告知申请人）"""
-    return services.reject(g.scope, application_id, body["reason"], _staff_id())
+    return review.reject(g.scope, application_id, body["reason"], g.staff.id)
 
 
 @blp.route("/admin/enrollment/applications/batch", methods=["POST"])
@@ -97,7 +95,7 @@ def reject(body, application_id):
 @blp.response(200, BatchResultSchema)
 def batch_review(body):
     """批量通过或驳回（最多 100 份，逐份返回结果）"""
-    return services.batch_review(g.scope, body["action"], body["ids"], body.get("reason"), _staff_id())
+    return review.batch_review(g.scope, body["action"], body["ids"], body.get("reason"), g.staff.id)
 
 
 @blp.route("/admin/enrollment/members.xlsx", methods=["GET"])
@@ -106,4 +104,7 @@ def batch_review(body):
 @blp.alt_response(200, schema=_BINARY, success=True, content_type=XLSX, description="会员名单 Excel 文件")
 def export_members(args):
     """导出会员名单 Excel（身份证号脱敏；管理员可 full=1 导出完整信息，记入操作日志）"""
-    return services.export_members(g.scope, args)
+    headers, rows = review.export_members(g.scope, args)
+    stamp = clock.local_now().strftime("%Y%m%d%H%M")
+    return xlsx_response(f"工会会员名单-{stamp}.xlsx", ascii_name=f"members-{stamp}.xlsx",
+                         sheets={"会员名单": (headers, rows)})

@@ -85,6 +85,3 @@ def send_due_command(batch_size):
     """Send every message due now, once (for cron)."""
     result = send_due(batch_size)
     click.echo(" ".join(f"{k}={v}" for k, v in result.as_dict().items()))
-
-
-COMMANDS = [notifications_group]

@@ -29,7 +29,7 @@ import logging
 import re
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -130,7 +130,6 @@ class PassResult:
     failed: int = 0
     cancelled: int = 0
     released: int = 0
-    ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"sent": self.sent, "retried": self.retried, "refused": self.refused,
@@ -269,11 +268,9 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         return
     if _finish(note_id, token, status="sent", sent_at=now, last_error=None, last_errcode=None):
         result.sent += 1
-        result.ids.append(note_id)
 
 
-def send_due(batch_size: int | None = None, stop: threading.Event | None = None,
-             max_messages: int | None = None) -> PassResult:
+def send_due(batch_size: int | None = None, stop: threading.Event | None = None) -> PassResult:
     """One pass: send every message due now (batch after batch), then return.
 
     ``stop`` (set by a signal) ends the pass after the current message; the
@@ -282,11 +279,6 @@ def send_due(batch_size: int | None = None, stop: threading.Event | None = None,
     batch_size = int(batch_size or current_app.config["NOTIFY_BATCH_SIZE"])
     result = PassResult()
     while not (stop is not None and stop.is_set()):
-        if max_messages is not None:
-            remaining = max_messages - result.handled
-            if remaining <= 0:
-                break
-            batch_size = min(batch_size, remaining)
         token, ids = claim(batch_size)
         if not ids:
             break

@@ -1,3 +1,4 @@
+"""Request and response schemas of the organization tree."""
 from __future__ import annotations
 
 from marshmallow import fields, validate
@@ -8,12 +9,14 @@ OCCUPATIONS = ("courier", "food_delivery", "ride_hailing", "truck_driver", "othe
 
 
 class OrganizationNodeSchema(OutSchema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    parent_id = fields.Integer(allow_none=True, required=True)
-    region = fields.String(allow_none=True)
-    occupations = fields.List(fields.String())
-    accepts_members = fields.Boolean()
+    """One organization of the tree (a ``services.TreeNode``) and, nested, those under it."""
+
+    id = fields.Integer(required=True, attribute="organization.id")
+    name = fields.String(required=True, attribute="organization.name")
+    parent_id = fields.Integer(allow_none=True, required=True, attribute="organization.parent_id")
+    region = fields.String(allow_none=True, attribute="organization.region")
+    occupations = fields.List(fields.String(), attribute="organization.occupations")
+    accepts_members = fields.Boolean(attribute="organization.accepts_members")
     children = fields.List(fields.Nested(lambda: OrganizationNodeSchema()))
 
 

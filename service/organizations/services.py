@@ -5,47 +5,59 @@ under one they reach, and an organization can be moved only within it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from models import Organization, db
 from service.auth.permissions import Scope
 from service.common import clock
 from service.common.audit import record as audit
-from service.errors import Forbidden, NotFound, ValidationFailed
+from service.errors import ValidationFailed
+from service.organizations.errors import AboveOwnOrganization, OrganizationNotFound
+
+
+@dataclass
+class TreeNode:
+    organization: Organization
+    children: list[TreeNode]
 
 
 def all_organizations() -> list[Organization]:
     return list(db.session.scalars(select(Organization).order_by(Organization.path)))
 
 
-def tree(only_accepting: bool = True) -> list[dict]:
-    """Organizations as nested nodes, roots first, children by id."""
+def tree() -> list[TreeNode]:
+    """Organizations as nested nodes: roots first, each level in the order of the paths."""
     orgs = all_organizations()
-    nodes = {o.id: {"id": o.id, "name": o.name, "parent_id": o.parent_id, "region": o.region,
-                    "occupations": o.occupations or [], "accepts_members": o.accepts_members,
-                    "children": []} for o in orgs}
+    nodes = {o.id: TreeNode(o, []) for o in orgs}
     roots = []
     for o in orgs:
-        node = nodes[o.id]
         if o.parent_id and o.parent_id in nodes:
-            nodes[o.parent_id]["children"].append(node)
+            nodes[o.parent_id].children.append(nodes[o.id])
         else:
-            roots.append(node)
+            roots.append(nodes[o.id])
     return roots
 
 
-def get(org_id: int) -> Organization:
+def _place(org: Organization, parent: Organization | None) -> None:
+    """The materialised path of a flushed ``org`` under ``parent`` (None: a root)."""
+    org.path = (parent.path if parent else "/") + f"{org.id}/"
+
+
+def _get(org_id: int) -> Organization:
     org = db.session.get(Organization, org_id)
     if org is None:
-        raise NotFound("工会组织不存在")
+        raise OrganizationNotFound()
     return org
 
 
 def create(scope: Scope, data: dict) -> Organization:
+    """A new organization under one the admin reaches (a root: whole-federation admins only); else 422/403."""
     parent_id = data.get("parent_id")
     if parent_id is None:
         if scope.org_ids is not None:
-            raise Forbidden("只能在本级工会之下新建组织")
+            raise AboveOwnOrganization()
         parent = None
     else:
         parent = db.session.get(Organization, parent_id)
@@ -58,21 +70,23 @@ def create(scope: Scope, data: dict) -> Organization:
                        path="")
     db.session.add(org)
     db.session.flush()
-    org.path = (parent.path if parent else "/") + f"{org.id}/"
+    _place(org, parent)
     audit("organization.create", "organization", org.id, organization_id=org.id, details={"name": org.name})
     db.session.commit()
     return org
 
 
 def update(scope: Scope, org_id: int, data: dict) -> Organization:
-    org = get(org_id)
+    """Rename, re-describe or move an organization of the admin's subtree (its subtree moves with it);
+    404 outside the subtree, 422 for a parent unknown, outside it or below the organization itself."""
+    org = _get(org_id)
     scope.require(org.id)
     if "parent_id" in data and data["parent_id"] != org.parent_id:
         new_parent = db.session.get(Organization, data["parent_id"]) if data["parent_id"] else None
         if data["parent_id"] and (new_parent is None or not scope.allows(new_parent.id)):
             raise ValidationFailed({"parent_id": ["上级组织不存在"]})
         if new_parent is None and scope.org_ids is not None:
-            raise Forbidden("只能在本级工会之下调整组织")
+            raise AboveOwnOrganization("只能在本级工会之下调整组织")
         if new_parent is not None and new_parent.path.startswith(org.path):
             raise ValidationFailed({"parent_id": ["不能把组织移到其下级组织之下"]})
         old_prefix = org.path
@@ -98,7 +112,7 @@ def create_root_or_child(name: str, parent: Organization | None, region: str | N
                        occupations=occupations or [], created_at=now, updated_at=now, path="")
     db.session.add(org)
     db.session.flush()
-    org.path = (parent.path if parent else "/") + f"{org.id}/"
+    _place(org, parent)
     return org
 
 
