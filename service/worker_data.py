@@ -13,7 +13,7 @@ from service.auth.services import worker_phone
 from service.breakfast import roster as breakfast
 from service.common import clock, pii
 from service.enrollment import personal_data as enrollment
-from service.legal_aid import services as legal_aid
+from service.legal_aid import booking as legal_aid
 from service.notifications import outbox
 from service.stations import services as stations
 

@@ -1,5 +1,10 @@
 """Legal aid: providers, weekly rules and slots, the day's bookings, complete /
-no-show with the consultation notes."""
+no-show with the consultation notes.
+
+The pages read the model objects the use cases return; what is worked out
+rather than stored (labels, a slot's place, the decrypted description and
+masked phone) comes from ``service.legal_aid.display``, as in the API.
+"""
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -7,7 +12,8 @@ from flask import flash, g, redirect, render_template, request, url_for
 from service.common import clock
 from service.common.excel import xlsx_response
 from service.console import core
-from service.legal_aid import schemas, services
+from service.legal_aid import display, schemas, staff
+from service.legal_aid import schedule as scheduling
 
 bp = core.child("legal_aid", __name__, url_prefix="/legal-aid")
 
@@ -20,21 +26,23 @@ MAX_LISTED = 100  # providers and rules of one organization fit on one page
 def summary() -> dict:
     """The dashboard card: today's consultations by status."""
     today = clock.today_local()
-    page = services.list_admin_bookings(core.scope_of(*ROLES), {"date_from": today, "date_to": today,
-                                                                "page": 1, "per_page": MAX_LISTED})
-    active = [b for b in page["items"] if b["status"] != "cancelled"]
-    return {"total": len(active), "waiting": sum(1 for b in active if b["status"] == "booked"), "items": active[:8]}
+    page = staff.list_admin_bookings(core.scope_of(*ROLES), {"date_from": today, "date_to": today,
+                                                             "page": 1, "per_page": MAX_LISTED})
+    active = [b for b in page["items"] if b.status != "cancelled"]
+    return {"total": len(active), "waiting": sum(1 for b in active if b.status == "booked"), "items": active[:8],
+            "topics": display.TOPICS, "statuses": display.STATUS_LABELS}
 
 
 def _labels() -> dict:
-    return {"topics": services.TOPICS, "outcomes": services.OUTCOME_LABELS, "statuses": services.STATUS_LABELS,
-            "modes": services.MODE_LABELS, "kinds": services.KIND_LABELS, "weekdays": WEEKDAYS,
-            "slot_statuses": SLOT_STATUS_LABELS}
+    """Labels and the display rules of ``service.legal_aid.display`` for the templates."""
+    return {"topics": display.TOPICS, "outcomes": display.OUTCOME_LABELS, "statuses": display.STATUS_LABELS,
+            "modes": display.MODE_LABELS, "kinds": display.KIND_LABELS, "weekdays": WEEKDAYS,
+            "slot_statuses": SLOT_STATUS_LABELS, "place": display.slot_location,
+            "description": display.description, "masked_phone": display.masked_contact_phone}
 
 
-def _providers(**filters) -> list[dict]:
-    return services.list_providers(g.scope, {"page": 1, "per_page": MAX_LISTED, **filters})["items"]
-
+def _providers(**filters) -> list:
+    return scheduling.list_providers(g.scope, {"page": 1, "per_page": MAX_LISTED, **filters})["items"]
 
 
 # --- the day's bookings ------------------------------------------------------------------
@@ -45,7 +53,7 @@ def bookings():
     """当日咨询预约（按日期、服务提供方、状态、事项筛选）"""
     today = clock.today_local().isoformat()
     args = core.query_args(schemas.LegalAidAdminBookingListArgs, core.query_raw(date_from=today, date_to=today))
-    page = services.list_admin_bookings(g.scope, args)
+    page = staff.list_admin_bookings(g.scope, args)
     return render_template("console/legal_aid/bookings.html", page=page, args=args,
                            providers=core.choices(_providers()), **_labels())
 
@@ -56,7 +64,7 @@ def complete(booking_id):
     """登记咨询完成（处理结果与咨询记录）"""
     def action():
         body = core.load(schemas.LegalAidCompleteSchema, core.form_data())
-        services.complete_booking(g.scope, booking_id, g.staff.id, body)
+        staff.complete_booking(g.scope, booking_id, g.staff.id, body)
     return core.run(action, "已登记咨询完成", core.back("console.legal_aid.bookings"))
 
 
@@ -64,7 +72,7 @@ def complete(booking_id):
 @core.staff_page(*ROLES)
 def no_show(booking_id):
     """登记职工未到场"""
-    return core.run(lambda: services.mark_no_show(g.scope, booking_id, g.staff.id), "已登记为未到场",
+    return core.run(lambda: staff.mark_no_show(g.scope, booking_id, g.staff.id), "已登记为未到场",
                     core.back("console.legal_aid.bookings"))
 
 
@@ -73,8 +81,8 @@ def no_show(booking_id):
 def day_sheet(provider_id):
     """下载服务提供方某日的咨询安排表（Excel，电话已脱敏）"""
     args = core.load(schemas.LegalAidDaySheetArgs, core.query_raw(date=clock.today_local().isoformat()))
-    title, headers, rows = services.day_sheet(g.scope, provider_id, args["date"])
-    return xlsx_response(f"咨询安排-{title}.xlsx", ascii_name="legal-aid-day-sheet.xlsx", sheets={"咨询安排": (headers, rows)})
+    sheet = staff.day_sheet(g.scope, provider_id, args["date"])
+    return xlsx_response(sheet.filename, sheet.sheets, ascii_name=staff.DAY_SHEET_ASCII_NAME)
 
 
 # --- providers -----------------------------------------------------------------------------
@@ -85,8 +93,8 @@ def providers():
     """律师与志愿法律服务站：列表、新增、修改、启用/停用"""
     def action():
         body = core.load(schemas.LegalAidProviderCreateSchema, core.form_data())
-        provider = services.create_provider(g.scope, body)
-        flash(f"已新增“{provider['name']}”", "success")
+        provider = scheduling.create_provider(g.scope, body)
+        flash(f"已新增“{provider.name}”", "success")
         return redirect(url_for("console.legal_aid.providers"))
     return core.form_page("console/legal_aid/providers.html", action, items=_providers(),
                           orgs=core.org_choices(g.scope), values={}, **_labels())
@@ -98,7 +106,7 @@ def update_provider(provider_id):
     """修改服务提供方"""
     def action():
         body = core.load(schemas.LegalAidProviderPatchSchema, core.form_data(skip_blank=False))
-        services.update_provider(g.scope, provider_id, body)
+        scheduling.update_provider(g.scope, provider_id, body)
     return core.run(action, "已保存", url_for("console.legal_aid.providers"))
 
 
@@ -129,10 +137,10 @@ def _slot_body() -> dict:
 @core.staff_page(*ROLES)
 def schedule():
     """排班：按周排班规则与今后的咨询时段"""
-    rules = services.list_rules(g.scope, {"page": 1, "per_page": MAX_LISTED})["items"]
+    rules = scheduling.list_rules(g.scope, {"page": 1, "per_page": MAX_LISTED})["items"]
     args = core.query_args(schemas.LegalAidAdminSlotListArgs,
                            core.query_raw(date_from=clock.today_local().isoformat()))
-    slots = services.list_admin_slots(g.scope, args)
+    slots = scheduling.list_admin_slots(g.scope, args)
     return render_template("console/legal_aid/schedule.html", rules=rules, slots=slots,
                            providers=core.choices(_providers(active=True)), **_labels())
 
@@ -142,8 +150,7 @@ def schedule():
 def create_rule():
     """新增按周排班（生成各周的咨询时段）"""
     def action():
-        result = services.create_slots(g.scope, core.load(schemas.LegalAidSlotCreateSchema,
-                                                          _rule_body(True)))
+        result = scheduling.create_slots(g.scope, core.load(schemas.LegalAidSlotCreateSchema, _rule_body(True)))
         core.flash_result(f"已按周排班，生成 {result['created']} 个时段",
                           [f"{d.isoformat()} 与已有时段重叠，已跳过" for d in result["skipped_dates"]])
     return core.run(action, None, url_for("console.legal_aid.schedule"))
@@ -154,7 +161,7 @@ def create_rule():
 def update_rule(rule_id):
     """修改按周排班并重新生成未来时段（已有预约的时段不变）"""
     def action():
-        result = services.update_rule(g.scope, rule_id, core.load(schemas.LegalAidRulePatchSchema,
+        result = scheduling.update_rule(g.scope, rule_id, core.load(schemas.LegalAidRulePatchSchema,
                                                                   _rule_body(False)))
         core.flash_result(f"已修改排班：新生成 {result['created']} 个时段，撤下 {result['removed']} 个",
                           [f"时段 {i} 已有预约，保持不变" for i in result["kept_booked"]]
@@ -167,7 +174,7 @@ def update_rule(rule_id):
 def delete_rule(rule_id):
     """删除按周排班（未来无预约的时段随之删除）"""
     def action():
-        result = services.delete_rule(g.scope, rule_id)
+        result = scheduling.delete_rule(g.scope, rule_id)
         core.flash_result(f"已删除排班，撤下 {result['removed']} 个时段",
                           [f"时段 {i} 已有预约，予以保留" for i in result["kept_booked"]])
     return core.run(action, None, url_for("console.legal_aid.schedule"))
@@ -177,7 +184,7 @@ def delete_rule(rule_id):
 @core.staff_page(*ROLES)
 def create_slot():
     """新增单个咨询时段"""
-    return core.run(lambda: services.create_slots(g.scope, core.load(schemas.LegalAidSlotCreateSchema, _slot_body())),
+    return core.run(lambda: scheduling.create_slots(g.scope, core.load(schemas.LegalAidSlotCreateSchema, _slot_body())),
                     "已新增咨询时段", url_for("console.legal_aid.schedule"))
 
 
@@ -187,6 +194,6 @@ def cancel_slot(slot_id):
     """取消咨询时段（其预约一并取消并通知职工）"""
     def action():
         body = core.load(schemas.LegalAidSlotCancelSchema, {"reason": request.form.get("reason", "")})
-        result = services.cancel_slot(g.scope, slot_id, body["reason"])
+        result = scheduling.cancel_slot(g.scope, slot_id, body["reason"])
         core.flash_result(f"时段已取消，{result['cancelled_bookings']} 个预约已取消并通知职工")
     return core.run(action, None, core.back("console.legal_aid.schedule"))

@@ -10,7 +10,7 @@ from models import db
 from models.legal_aid import LegalAidProvider, LegalAidRule
 from service.auth.permissions import Scope
 from service.common import clock
-from service.legal_aid import services
+from service.legal_aid import schedule
 
 FEDERATION = Scope(roles=frozenset({"admin"}), org_ids=None)
 
@@ -42,19 +42,17 @@ def seed(ctx: dict) -> None:
         provider = db.session.scalar(select(LegalAidProvider).where(
             LegalAidProvider.organization_id == org.id, LegalAidProvider.name == spec["name"]))
         if provider is None:
-            created = services.create_provider(FEDERATION, {
+            provider = schedule.create_provider(FEDERATION, {
                 "name": spec["name"], "kind": spec["kind"], "organization_id": org.id, "firm": spec["firm"],
                 "address": spec["address"], "phone": spec["phone"], "active": True})
-            provider_id = created["id"]
-        else:
-            provider_id = provider.id
+        provider_id = provider.id
         for rule in spec["rules"]:
             exists = db.session.scalar(select(LegalAidRule.id).where(
                 LegalAidRule.provider_id == provider_id, LegalAidRule.start_time == rule["start"],
                 LegalAidRule.end_time == rule["end"], LegalAidRule.valid_until >= today))
             if exists is not None:
                 continue
-            services.create_slots(FEDERATION, {
+            schedule.create_slots(FEDERATION, {
                 "provider_id": provider_id, "weekdays": rule["weekdays"], "start": rule["start"],
                 "end": rule["end"], "capacity": rule["capacity"], "mode": rule["mode"],
                 "location": rule["location"], "valid_from": today, "valid_until": until})

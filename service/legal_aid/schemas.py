@@ -1,20 +1,29 @@
 """Input and output schemas of legal-aid booking (docs/contract.md §4).
 
-Output schemas describe the dicts built by ``services`` (``*_view``
-functions); input schemas refuse unknown body fields.
+Input schemas refuse unknown body fields.  Output schemas read the model
+objects the use cases return; what is worked out rather than stored (labels,
+a slot's place, decrypted and masked fields, whether a slot can be booked now)
+comes from ``display`` and ``booking``, so it is written once.  The fields
+that depend on the time read one instant per response, set by
+``at_one_instant`` around the view.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from typing import TypedDict
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
+from marshmallow.experimental.context import Context
 
 from models.legal_aid import (BOOKING_OUTCOMES, BOOKING_STATUSES, BOOKING_TOPICS, PROVIDER_KINDS,
                               SLOT_MODES, SLOT_STATUSES)
-from service.common.schemas import (MAX_ID, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema)
+from service.common import clock
+from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema
 from service.common.validators import is_mainland_mobile
+from service.legal_aid import booking, display
 
 _PHONE_RE = re.compile(r"^[0-9+\-() ]{5,32}$")
 
@@ -26,10 +35,6 @@ class HourMinute(fields.Time):
         return None if value is None else value.strftime("%H:%M")
 
 
-def _stripped(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class StrippedString(fields.String):
     """Text without surrounding blanks; NUL refused (PostgreSQL text cannot hold it)."""
 
@@ -37,7 +42,7 @@ class StrippedString(fields.String):
         value = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in value:
             raise ma.ValidationError("不能包含控制字符")
-        return _stripped(value)
+        return value.strip()
 
 
 def _not_blank(value):
@@ -70,6 +75,67 @@ _weekdays = fields.List(fields.Integer(validate=validate.Range(min=1, max=7)),
                         metadata={"description": "ISO weekdays: 1 = Monday … 7 = Sunday"})
 
 
+# --- output building blocks ------------------------------------------------------------
+
+class ResponseContextData(TypedDict):
+    now: dt.datetime
+
+
+ResponseContext = Context[ResponseContextData]
+
+
+def at_one_instant(view):
+    """Around a view (outside ``blp.response``): its response's time-dependent
+    fields (``bookable``, ``can_cancel``) all read the same instant."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        with ResponseContext({"now": clock.now()}):
+            return view(*args, **kwargs)
+    return wrapper
+
+
+def _now() -> dt.datetime:
+    return ResponseContext.get()["now"]
+
+
+class _Computed:
+    """A field whose value ``compute(obj)`` works out from the whole object (typed,
+    unlike ``fields.Function``, and not marked read-only in the OpenAPI document)."""
+
+    _CHECK_ATTRIBUTE = False
+
+    def __init__(self, compute, **kwargs):
+        super().__init__(**kwargs)
+        self.compute = compute
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(self.compute(obj), attr, obj, **kwargs)
+
+
+class ComputedString(_Computed, fields.String):
+    pass
+
+
+class ComputedInteger(_Computed, fields.Integer):
+    pass
+
+
+class ComputedBoolean(_Computed, fields.Boolean):
+    pass
+
+
+class Label(ComputedString):
+    """The Chinese label of the object's code ``code`` (null for no code)."""
+
+    def __init__(self, labels: dict[str, str], code: str, **kwargs):
+        super().__init__(self._label, **kwargs)
+        self.labels, self.code = labels, code
+
+    def _label(self, obj) -> str | None:
+        value = getattr(obj, self.code)
+        return None if value is None else self.labels.get(value, value)
+
+
 # --- shared output pieces ------------------------------------------------------------
 
 class LegalAidOrganizationRefSchema(OutSchema):
@@ -81,7 +147,7 @@ class LegalAidProviderRefSchema(OutSchema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(PROVIDER_KINDS)})
-    kind_label = fields.String()
+    kind_label = Label(display.KIND_LABELS, "kind")
     firm = fields.String(allow_none=True)
     organization = fields.Nested(LegalAidOrganizationRefSchema, required=True)
 
@@ -92,11 +158,12 @@ class LegalAidSlotSchema(OutSchema):
     starts_at = LocalDateTime(required=True)
     ends_at = LocalDateTime(required=True)
     mode = fields.String(required=True, metadata={"enum": list(SLOT_MODES)})
-    mode_label = fields.String()
-    location = fields.String(allow_none=True, required=True)
+    mode_label = Label(display.MODE_LABELS, "mode")
+    location = ComputedString(display.slot_location, allow_none=True, required=True)
     capacity = fields.Integer(required=True)
-    remaining = fields.Integer(required=True)
-    bookable = fields.Boolean(metadata={"description": "within the booking window now"})
+    remaining = ComputedInteger(lambda slot: max(slot.capacity - slot.booked, 0), required=True)
+    bookable = ComputedBoolean(lambda slot: booking.bookable(slot, _now()),
+                               metadata={"description": "within the booking window now"})
 
 
 class LegalAidAdminSlotSchema(LegalAidSlotSchema):
@@ -122,7 +189,7 @@ class LegalAidProviderSchema(OutSchema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(PROVIDER_KINDS)})
-    kind_label = fields.String()
+    kind_label = Label(display.KIND_LABELS, "kind")
     organization_id = fields.Integer(required=True)
     organization = fields.Nested(LegalAidOrganizationRefSchema, required=True)
     firm = fields.String(allow_none=True)
@@ -136,7 +203,7 @@ class LegalAidProviderSchema(OutSchema):
 class LegalAidProviderCreateSchema(BodySchema):
     name = StrippedString(required=True, validate=[validate.Length(min=1, max=100), _not_blank])
     kind = fields.String(required=True, validate=validate.OneOf(PROVIDER_KINDS))
-    organization_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    organization_id = fields.Integer(required=True, validate=ID_RANGE)
     firm = StrippedString(allow_none=True, validate=validate.Length(max=200))
     address = StrippedString(allow_none=True, validate=validate.Length(max=255))
     phone = StrippedString(allow_none=True, validate=_phone)
@@ -160,7 +227,7 @@ class LegalAidProviderPatchSchema(BodySchema):
 
 class LegalAidProviderListArgs(PageArgs):
     kind = fields.String(validate=validate.OneOf(PROVIDER_KINDS))
-    organization_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    organization_id = fields.Integer(validate=ID_RANGE)
     active = fields.Boolean()
 
 
@@ -170,7 +237,7 @@ class LegalAidSlotCreateSchema(BodySchema):
     """One slot ``{provider_id, starts_at, ends_at, capacity, mode, location?}`` or a
     weekly rule ``{provider_id, weekdays, start, end, capacity, mode, location, from, until}``."""
 
-    provider_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    provider_id = fields.Integer(required=True, validate=ID_RANGE)
     capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
     mode = fields.String(required=True, validate=validate.OneOf(SLOT_MODES))
     location = StrippedString(allow_none=True, validate=validate.Length(max=255))
@@ -223,14 +290,14 @@ class LegalAidRuleSchema(OutSchema):
     provider_id = fields.Integer(required=True)
     provider = fields.Nested(LegalAidProviderRefSchema, required=True)
     weekdays = fields.List(fields.Integer(), required=True)
-    start = HourMinute(required=True)
-    end = HourMinute(required=True)
+    start = HourMinute(required=True, attribute="start_time")
+    end = HourMinute(required=True, attribute="end_time")
     capacity = fields.Integer(required=True)
     mode = fields.String(required=True, metadata={"enum": list(SLOT_MODES)})
     location = fields.String(allow_none=True)
     valid_from = fields.Date(data_key="from", required=True)
     valid_until = fields.Date(data_key="until", required=True)
-    upcoming_slots = fields.Integer(metadata={"description": "open future slots of the rule"})
+    upcoming_slots = fields.Integer(metadata={"description": "open future slots of the rule"})  # counted by schedule
     created_at = LocalDateTime()
     updated_at = LocalDateTime()
 
@@ -269,7 +336,7 @@ class LegalAidRuleDeleteResultSchema(OutSchema):
 
 
 class LegalAidRuleListArgs(PageArgs):
-    provider_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    provider_id = fields.Integer(validate=ID_RANGE)
 
 
 class LegalAidSlotCancelSchema(BodySchema):
@@ -293,7 +360,7 @@ class _DateRangeArgs(PageArgs):
 
 class LegalAidSlotListArgs(_DateRangeArgs):
     mode = fields.String(validate=validate.OneOf(SLOT_MODES))
-    provider_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    provider_id = fields.Integer(validate=ID_RANGE)
 
 
 class LegalAidAdminSlotListArgs(LegalAidSlotListArgs):
@@ -303,7 +370,7 @@ class LegalAidAdminSlotListArgs(LegalAidSlotListArgs):
 # --- bookings ----------------------------------------------------------------------------
 
 class LegalAidBookingCreateSchema(BodySchema):
-    slot_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    slot_id = fields.Integer(required=True, validate=ID_RANGE)
     topic = fields.String(required=True, validate=validate.OneOf(BOOKING_TOPICS))
     description = StrippedString(required=True, validate=[validate.Length(min=1, max=500), _not_blank])
     contact_phone = StrippedString(allow_none=True, validate=_mobile)
@@ -314,13 +381,13 @@ class _BookingFields(OutSchema):
 
     id = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"enum": list(BOOKING_STATUSES)})
-    status_label = fields.String()
+    status_label = Label(display.STATUS_LABELS, "status")
     topic = fields.String(required=True, metadata={"enum": list(BOOKING_TOPICS)})
-    topic_label = fields.String()
-    description = fields.String(allow_none=True)
-    contact_phone = fields.String(allow_none=True, metadata={"description": "masked"})
+    topic_label = Label(display.TOPICS, "topic")
+    description = ComputedString(display.description, allow_none=True)
+    contact_phone = ComputedString(display.masked_contact_phone, allow_none=True, metadata={"description": "masked"})
     outcome = fields.String(allow_none=True, metadata={"enum": list(BOOKING_OUTCOMES)})
-    outcome_label = fields.String(allow_none=True)
+    outcome_label = Label(display.OUTCOME_LABELS, "outcome", allow_none=True)
     cancelled_by = fields.String(allow_none=True, metadata={"enum": ["worker", "staff"]})
     cancel_reason = fields.String(allow_none=True)
     created_at = LocalDateTime()
@@ -329,7 +396,8 @@ class _BookingFields(OutSchema):
 
 class LegalAidBookingSchema(_BookingFields):
     slot = fields.Nested(LegalAidSlotSchema, required=True)
-    can_cancel = fields.Boolean(metadata={"description": "booked and before the cancellation cut-off"})
+    can_cancel = ComputedBoolean(lambda b: booking.can_cancel(b, _now()),
+                                 metadata={"description": "booked and before the cancellation cut-off"})
 
 
 class LegalAidMyBookingsArgs(PageArgs):
@@ -346,7 +414,7 @@ class LegalAidAdminBookingSchema(_BookingFields):
 
 
 class LegalAidAdminBookingListArgs(_DateRangeArgs):
-    provider_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    provider_id = fields.Integer(validate=ID_RANGE)
     status = fields.String(validate=validate.OneOf(BOOKING_STATUSES))
     topic = fields.String(validate=validate.OneOf(BOOKING_TOPICS))
 

@@ -18,7 +18,7 @@ from models.station import Station
 from service.auth.permissions import Scope
 from service.breakfast import reports as breakfast
 from service.enrollment.rules import OCCUPATION_LABELS
-from service.legal_aid.services import TOPICS as TOPIC_LABELS
+from service.legal_aid.display import TOPICS as TOPIC_LABELS
 from service.common import clock
 from service.errors import ValidationFailed
 
