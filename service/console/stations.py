@@ -84,12 +84,6 @@ def _form_context(**extra) -> dict:
             **extra}
 
 
-def _in_scope(station_id: int) -> Station:
-    station = services.get_station(station_id)
-    g.scope.require(station.organization_id)
-    return station
-
-
 # --- pages -------------------------------------------------------------------------------
 
 @bp.route("/")
@@ -117,7 +111,7 @@ def create():
 @core.staff_page(*ROLES)
 def edit(station_id):
     """修改驿站（开放时间、设施、临时闭站）"""
-    station = _in_scope(station_id)
+    station = services.station_in_scope(g.scope, station_id)
 
     def action():
         saved = services.update_station(g.scope, station_id, core.load(StationPatchSchema, _body(request.form)))

@@ -250,7 +250,8 @@ def create_station(scope: Scope, body: dict) -> Row:
     return _admin_station(station.id)
 
 
-def _in_scope(scope: Scope, station_id: int) -> Station:
+def station_in_scope(scope: Scope, station_id: int) -> Station:
+    """One live station within the caller's scope; 404 for an unknown, deleted or unreachable one."""
     station = get_station(station_id)
     scope.require(station.organization_id)
     return station
@@ -258,7 +259,7 @@ def _in_scope(scope: Scope, station_id: int) -> Station:
 
 def update_station(scope: Scope, station_id: int, body: dict) -> Row:
     """Change a station in the scope; moving it updates the index.  404 / 409 / 422 as for create."""
-    station = _in_scope(scope, station_id)
+    station = station_in_scope(scope, station_id)
     changed = {}
     if "organization_id" in body and body["organization_id"] != station.organization_id:
         station.organization_id = owning_organization(scope, body, federation_level=True, noun="驿站")
@@ -283,7 +284,7 @@ def update_station(scope: Scope, station_id: int, body: dict) -> Row:
 
 def delete_station(scope: Scope, station_id: int) -> None:
     """Soft-delete: the row stays as the sync tombstone; the index drops it.  404 outside the scope."""
-    station = _in_scope(scope, station_id)
+    station = station_in_scope(scope, station_id)
     now = clock.now()
     station.deleted_at = now
     station.updated_at = now
