@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import g, render_template
 
-from service.audit import services as audit_services
-from service.audit import views as audit_views
+from service.audit import services as audit
+from service.audit.schemas import AuditQuery
 from service.common import clock
 from service.common.excel import xlsx_response
 from service.console import core
 from service.stats import services as stats
-from service.stats.views import AnnualArgs
+from service.stats.schemas import AnnualArgs
 
 bp = core.child("reports", __name__)
 
@@ -43,7 +43,7 @@ def annual():
     sections: dict[str, list[tuple[str, int]]] = {}
     for section, item, value in stats.annual_rows(figures):
         sections.setdefault(section, []).append((item, value))
-    return render_template("console/reports/annual.html", year=year, sections=sections, figures=figures)
+    return render_template("console/reports/annual.html", year=year, sections=sections)
 
 
 @bp.route("/annual.xlsx")
@@ -51,13 +51,13 @@ def annual():
 def annual_xlsx():
     """年度工作报告数据（Excel）"""
     year = _annual_args()["year"]
-    rows = stats.annual_rows(stats.annual(g.scope, year))
-    return xlsx_response(f"年度统计-{year}.xlsx", ascii_name=f"annual-stats-{year}.xlsx", sheets={f"{year}年度": (["类别", "项目", "数值"], rows)})
+    return xlsx_response(f"年度统计-{year}.xlsx", stats.annual_sheets(g.scope, year),
+                         ascii_name=f"annual-stats-{year}.xlsx")
 
 
 @bp.route("/audit-log")
 @core.staff_page(*ROLES)
 def audit_log():
     """操作日志：谁在何时从何处对哪条记录做了什么"""
-    page = audit_services.search(g.scope, core.query_args(audit_views.AuditQuery))
+    page = audit.search(g.scope, core.query_args(AuditQuery))
     return render_template("console/reports/audit_log.html", page=page, actions=ACTION_LABELS)

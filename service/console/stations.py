@@ -7,10 +7,12 @@ import re
 from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from models.station import Station
 from service.console import core
 from service.stations import hours, importer, services
 from service.stations.schemas import (AMENITY_LABELS, REPORT_KIND_LABELS, AdminStationArgs, ImportFormSchema,
-                                      ReportArgs, ReportResolveSchema, StationCreateSchema, StationPatchSchema)
+                                      ReportArgs, ReportResolveSchema, StationCreateSchema, StationPatchSchema,
+                                      is_open_now)
 
 bp = core.child("stations", __name__, url_prefix="/stations")
 
@@ -55,13 +57,13 @@ def _body(form) -> dict:
     return {k: v for k, v in body.items() if v != "" or k == "phone"}
 
 
-def _values(station: dict) -> MultiDict:
+def _values(station: Station) -> MultiDict:
     """A station as the form's fields, to edit it."""
-    values = MultiDict({key: "" if station.get(key) is None else station[key]
+    values = MultiDict({key: "" if getattr(station, key) is None else getattr(station, key)
                         for key in ("code", "name", "address", "lat", "lng", "phone", "organization_id")})
-    for code in station.get("amenities") or []:
+    for code in station.amenities or []:
         values.add("amenities", code)
-    opening = station.get("opening_hours")
+    opening = station.opening_hours
     if opening == hours.ALWAYS:
         values["hours_mode"] = "24h"
     else:
@@ -71,7 +73,7 @@ def _values(station: dict) -> MultiDict:
         values["hours_daily"] = day_texts["mon"] if same else ""
         for day, text in day_texts.items():
             values[f"hours_{day}"] = text
-    closure = station.get("closure") or {}
+    closure = station.closure or {}
     for key in ("from", "until", "reason"):
         values[f"closure_{key}"] = closure.get(key) or ""
     return values
@@ -82,12 +84,6 @@ def _form_context(**extra) -> dict:
             **extra}
 
 
-def _in_scope(station_id: int) -> dict:
-    station = services.get_station(station_id)
-    g.scope.require(station["organization_id"])
-    return station
-
-
 # --- pages -------------------------------------------------------------------------------
 
 @bp.route("/")
@@ -96,7 +92,7 @@ def index():
     """驿站列表（按名称、编码、地址搜索）"""
     page = services.list_stations(g.scope, core.query_args(AdminStationArgs))
     return render_template("console/stations/index.html", page=page, amenity_labels=AMENITY_LABELS,
-                           orgs=core.org_choices(g.scope))
+                           open_now=is_open_now, orgs=core.org_choices(g.scope))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -104,8 +100,8 @@ def index():
 def create():
     """新建驿站"""
     def action():
-        station = services.create_station(g.scope, g.staff, core.load(StationCreateSchema, _body(request.form)))
-        flash(f"已新建驿站“{station['name']}”", "success")
+        station = services.create_station(g.scope, core.load(StationCreateSchema, _body(request.form)))
+        flash(f"已新建驿站“{station.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,
                           **_form_context(values=MultiDict({"hours_mode": "24h"}), station=None))
@@ -115,11 +111,11 @@ def create():
 @core.staff_page(*ROLES)
 def edit(station_id):
     """修改驿站（开放时间、设施、临时闭站）"""
-    station = _in_scope(station_id)
+    station = services.station_in_scope(g.scope, station_id)
 
     def action():
-        services.update_station(g.scope, g.staff, station_id, core.load(StationPatchSchema, _body(request.form)))
-        flash(f"已保存驿站“{station['name']}”", "success")
+        saved = services.update_station(g.scope, station_id, core.load(StationPatchSchema, _body(request.form)))
+        flash(f"已保存驿站“{saved.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,
                           **_form_context(values=_values(station), station=station))
@@ -139,7 +135,7 @@ def import_file():
     """批量导入驿站（xlsx / csv），逐行显示结果"""
     def action():
         form = core.load(ImportFormSchema, core.form_data())
-        result = importer.import_file(g.scope, g.staff, request.files.get("file"), form)
+        result = importer.import_file(g.scope, request.files.get("file"), form)
         return render_template("console/stations/import.html", result=result, orgs=core.org_choices(g.scope),
                                errors={}, labels=importer.LABELS)
     return core.form_page("console/stations/import.html", action, result=None, orgs=core.org_choices(g.scope),
@@ -161,6 +157,6 @@ def reports():
 def resolve(report_id):
     """标记反馈已处理"""
     return core.run(
-        lambda: services.resolve_report(g.scope, report_id,
+        lambda: services.resolve_report(g.scope, g.staff, report_id,
                                         core.load(ReportResolveSchema, {"note": request.form.get("note") or None})),
         "反馈已标记为已处理", core.back("console.stations.reports"))

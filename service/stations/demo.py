@@ -112,8 +112,8 @@ def seed(ctx) -> None:
                        "until": (today + dt.timedelta(days=6)).isoformat(), "reason": "空调及卫生间改造，暂停开放"}
         org = orgs.get(org_name) or ctx["city"]
         station = Station(code=code, name=name, address=address, lat=lat, lng=lng, phone=phone,
-                          amenities=canonical_amenities(amenities.split(",")), opening_hours=hours.normalise(opening), closure=closure,
-                          photos=[], organization_id=org.id, created_at=now, updated_at=now)
+                          amenities=canonical_amenities(amenities.split(",")), opening_hours=hours.normalise(opening),
+                          closure=closure, photos=[], organization_id=org.id, created_at=now, updated_at=now)
         db.session.add(station)
         created.append(station)
     db.session.commit()

@@ -27,9 +27,9 @@ from service.auth.permissions import Scope
 from service.common import clock
 from service.common.audit import record as audit
 from service.common.excel import TableError, read_table
+from service.organizations.services import owning_organization
 from service.stations import geo, hours
 from service.stations.schemas import AMENITY_LABELS, CODE_RE, PHONE_RE, canonical_amenities
-from service.stations.services import organization_for
 
 log = logging.getLogger("service.stations.importer")
 
@@ -322,10 +322,10 @@ def _write_updates(updates: list[tuple[int, dict, SimpleNamespace]], errors: lis
 
 # --- entry points ------------------------------------------------------------------
 
-def import_file(scope: Scope, staff, storage, form: dict) -> dict:
+def import_file(scope: Scope, storage, form: dict) -> dict:
     """``POST /admin/stations/import``: read the file (422 when unreadable or a column is missing) and upsert."""
     given = {"organization_id": form["organization_id"]} if form.get("organization_id") is not None else {}
-    organization_id = organization_for(scope, staff, given)
+    organization_id = owning_organization(scope, given, federation_level=True, noun="驿站")
     columns, rows = read_table(storage, ALIASES, REQUIRED)
     return import_rows(rows, columns, scope=scope, organization_id=organization_id,
                        set_organization=bool(given),

@@ -1,14 +1,20 @@
-"""Input and output schemas of the stations feature."""
+"""Input and output schemas of the stations feature (docs/contract.md §5).
+
+The output schemas read the models (or the staff's rows, see ``services``)
+directly; what is computed per answer — ``open_now``, a sync item's
+``deleted`` — is computed here, once, by ``Computed`` fields.
+"""
 from __future__ import annotations
 
 import re
 
 import marshmallow as ma
 from flask_smorest.fields import Upload
-from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates
+from marshmallow import ValidationError, fields, post_dump, post_load, pre_load, validate, validates
 
 from models.station import AMENITIES, REPORT_KINDS, REPORT_STATUSES
-from service.common.schemas import (MAX_ID, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
+from service.common import clock
+from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
                                     page_schema)
 from service.stations import hours
 from service.stations.geo import GEO_LAT_MAX
@@ -23,6 +29,7 @@ PHONE_RE = re.compile(r"^[0-9+\-()（） ]{3,32}$")
 REPORT_KIND_LABELS = {"closed": "驿站未开放", "wrong_location": "位置不准确", "facility_broken": "设施损坏",
                       "other": "其他问题"}
 
+_IMPORT_ORGANIZATION_DOC = "导入的驿站所属工会组织；不填则为本人所在组织（仅一个时）"
 _AMENITIES_DOC = "设施代码：" + "、".join(f"{k}（{v}）" for k, v in AMENITY_LABELS.items())
 _HOURS_DOC = ("开放时间：\"24h\"，或按星期的时间段对象 {mon: [\"08:00-12:00\", \"14:00-18:00\"], …, sun: []}；"
               "缺少或为空的日子不开放；时间段可跨午夜（\"22:00-06:00\"，开放至次日 06:00）")
@@ -121,7 +128,7 @@ class _StationBody(BodySchema):
     closure = fields.Nested(ClosureInSchema, allow_none=True,
                             metadata={"description": "临时暂停开放 {from, until, reason}；null 取消"})
     photos = _photos()
-    organization_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_ID),
+    organization_id = fields.Integer(allow_none=True, validate=ID_RANGE,
                                      metadata={"description": "所属工会组织；不填则为本人所在组织（仅一个时）"})
 
     @pre_load
@@ -195,16 +202,40 @@ class SyncArgs(PageArgs):
 
 class AdminStationArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=100), metadata={"description": "名称、编码或地址包含"})
-    organization_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    organization_id = fields.Integer(validate=ID_RANGE)
 
 
 class ReportArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
     kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
-    station_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    station_id = fields.Integer(validate=ID_RANGE)
 
 
 # --- outputs ---------------------------------------------------------------------------
+
+def is_open_now(station) -> bool:
+    """Is ``station`` (anything with ``opening_hours`` and ``closure``) open at this minute, in Asia/Shanghai?"""
+    return hours.is_open(station.opening_hours, station.closure, clock.local_now())
+
+
+def _deleted(station) -> bool:
+    return station.deleted_at is not None
+
+
+class Computed(fields.Boolean):
+    """A boolean computed from the object being dumped, ``compute(obj)``, rather than read from it.
+
+    Documented as the plain boolean it is (a ``fields.Function`` would need its
+    type spelled out and would be marked read-only).
+    """
+
+    def __init__(self, compute, **kwargs):
+        super().__init__(**kwargs)
+        self.compute = compute
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return self.compute(obj)
+
 
 class NearbyItemSchema(OutSchema):
     id = fields.Integer(required=True)
@@ -236,7 +267,7 @@ class StationSchema(OutSchema):
     opening_hours = OpeningHoursField(required=True)
     closure = fields.Nested(ClosureSchema, allow_none=True)
     photos = fields.List(fields.String())
-    open_now = fields.Boolean(required=True)
+    open_now = Computed(is_open_now, required=True)
     organization_id = fields.Integer(allow_none=True)
     updated_at = LocalDateTime()
 
@@ -251,7 +282,7 @@ StationAdminPageSchema = page_schema(StationAdminSchema, "StationAdminPage")
 
 class StationSyncItemSchema(OutSchema):
     id = fields.Integer(required=True)
-    deleted = fields.Boolean(required=True, metadata={"description": "true：已删除，客户端应移除"})
+    deleted = Computed(_deleted, required=True, metadata={"description": "true：已删除，客户端应移除"})
     code = fields.String()
     name = fields.String()
     address = fields.String()
@@ -263,6 +294,13 @@ class StationSyncItemSchema(OutSchema):
     closure = fields.Nested(ClosureSchema, allow_none=True)
     photos = fields.List(fields.String())
     updated_at = LocalDateTime()
+
+    @post_dump
+    def _tombstone(self, data, **kwargs):
+        """A deleted station is only its tombstone: ``{id, deleted: true, updated_at}``."""
+        if data["deleted"]:
+            return {key: data[key] for key in ("id", "deleted", "updated_at")}
+        return data
 
 
 class StationSyncPageSchema(OutSchema):
@@ -309,8 +347,8 @@ class ImportFormSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    organization_id = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=MAX_ID),
-                                     metadata={"description": "导入的驿站所属工会组织；不填则为本人所在组织（仅一个时）"})
+    organization_id = fields.Integer(allow_none=True, load_default=None, validate=ID_RANGE,
+                                     metadata={"description": _IMPORT_ORGANIZATION_DOC})
 
     @pre_load
     def _blank_is_none(self, data, **kwargs):
@@ -329,8 +367,8 @@ class ImportFileSchema(ma.Schema):
         "xlsx 或 csv（UTF-8/GBK）；表头（中英文均可）：编码 code、名称 name、地址 address、纬度 lat、经度 lng、"
         "开放时间 opening_hours，可选 电话 phone、设施 amenities（代码或中文名，用 , 、 ， | 分隔）；"
         "开放时间可写 24h、一个 HH:MM-HH:MM（每天相同）或按星期的 JSON 对象")})
-    organization_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
-        "description": "导入的驿站所属工会组织；不填则为本人所在组织（仅一个时）"})
+    organization_id = fields.Integer(allow_none=True, validate=ID_RANGE,
+                                     metadata={"description": _IMPORT_ORGANIZATION_DOC})
 
 
 class RowMessageSchema(OutSchema):

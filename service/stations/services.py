@@ -1,4 +1,4 @@
-"""Outdoor-worker rest stations: nearby search, detail, offline sync, reports, staff upkeep.
+"""Outdoor-worker rest stations (docs/contract.md §5): nearby search, detail, offline sync, reports, staff upkeep.
 
 Rules:
 - A station's ``code`` is unique among live stations (partial unique index);
@@ -10,6 +10,9 @@ Rules:
   updated AFTER the commit (``geo.upsert``/``geo.remove``).
 - One open report per worker, station and kind (partial unique index); a
   second one is 409 ``report_exists``.
+
+Answers are model objects or rows; the output schemas shape them
+(``service/stations/schemas.py``).
 """
 from __future__ import annotations
 
@@ -19,26 +22,26 @@ import datetime as dt
 import logging
 
 import redis
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import Organization, db
+from models import db
 from models.station import Station, StationReport
 from service.auth.permissions import Scope
 from service.common import clock
 from service.common.audit import record as audit
 from service.common.pagination import paginate
-from service.errors import InvalidState, NotFound, ValidationFailed, error_type
-from service.stations import geo, hours
+from service.errors import ValidationFailed
+from service.organizations.services import owning_organization
+from service.stations import geo
+from service.stations.errors import (ReportAlreadyResolved, ReportExists, ReportNotFound, StationCodeTaken,
+                                     StationNotFound)
 
 log = logging.getLogger("service.stations")
 
-StationCodeTaken = error_type("station_code_taken", 409, "驿站编码已被使用，请换一个编码")
-ReportExists = error_type("report_exists", 409, "您已反馈过该问题，工作人员正在处理")
-StationNotFound = error_type("not_found", 404, "驿站不存在或已撤销")
-
 STATION_FIELDS = ("code", "name", "address", "lat", "lng", "phone", "amenities", "opening_hours", "closure",
                   "photos")
+REQUIRED_FIELDS = ("code", "name", "address", "opening_hours")
 
 
 # --- reading ---------------------------------------------------------------------
@@ -69,26 +72,12 @@ def find_nearby(args: dict) -> tuple[list[str], str]:
         db.session.rollback()
 
 
-def _live(station_id: int) -> Station:
+def get_station(station_id: int) -> Station:
+    """One live station; 404 ``not_found`` for an unknown or deleted one."""
     station = db.session.get(Station, station_id)
     if station is None or station.deleted_at is not None:
         raise StationNotFound()
     return station
-
-
-def station_view(station: Station, **extra) -> dict:
-    out = {field: getattr(station, field) for field in STATION_FIELDS}
-    out.update(id=station.id, organization_id=station.organization_id, updated_at=station.updated_at,
-               created_at=station.created_at, closure=hours.canonical_closure(station.closure),
-               photos=station.photos or [], amenities=station.amenities or [],
-               open_now=hours.is_open(station.opening_hours, station.closure, clock.local_now()))
-    out.update(extra)
-    return out
-
-
-def get_station(station_id: int) -> dict:
-    """One live station; 404 for an unknown or deleted one."""
-    return station_view(_live(station_id))
 
 
 def _encode_cursor(station: Station) -> str:
@@ -109,7 +98,8 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
 
 
 def sync(args: dict) -> dict:
-    """Stations changed since ``updated_since`` (deleted ones as tombstones), for the offline cache.
+    """Stations changed since ``updated_since`` (deleted ones included: the schema
+    makes them tombstones), for the offline cache.
 
     Ordered by (updated_at, id).  Page numbers work; ``next_cursor`` gives
     keyset paging that neither skips nor repeats rows when stations change
@@ -129,17 +119,8 @@ def sync(args: dict) -> dict:
         rows = db.session.scalars(ordered.limit(per_page)).all()
     else:
         rows = db.session.scalars(ordered.limit(per_page).offset((args["page"] - 1) * per_page)).all()
-    items = []
-    for station in rows:
-        if station.deleted_at is not None:
-            items.append({"id": station.id, "deleted": True, "updated_at": station.updated_at})
-        else:
-            item = {field: getattr(station, field) for field in STATION_FIELDS}
-            item.update(id=station.id, deleted=False, updated_at=station.updated_at,
-                        closure=hours.canonical_closure(station.closure))
-            items.append(item)
     next_cursor = _encode_cursor(rows[-1]) if len(rows) == per_page else None
-    return {"items": items, "total": total, "page": args["page"], "per_page": per_page,
+    return {"items": rows, "total": total, "page": args["page"], "per_page": per_page,
             "next_cursor": next_cursor, "server_time": clock.now()}
 
 
@@ -152,7 +133,7 @@ def create_report(worker, station_id: int, body: dict) -> StationReport:
     worker already has an open report of this kind for this station (kept by
     the partial unique index, so two requests at once cannot both pass).
     """
-    _live(station_id)
+    get_station(station_id)
     comment = (body.get("comment") or "").strip() or None
     report = StationReport(station_id=station_id, worker_id=worker.id, kind=body["kind"], comment=comment,
                            status="open", created_at=clock.now())
@@ -165,58 +146,44 @@ def create_report(worker, station_id: int, body: dict) -> StationReport:
     return report
 
 
-def _report_view(report: StationReport, code: str, name: str, organization_id) -> dict:
-    return {"id": report.id, "station_id": report.station_id, "kind": report.kind, "comment": report.comment,
-            "status": report.status, "created_at": report.created_at, "resolved_at": report.resolved_at,
-            "resolution_note": report.resolution_note, "station_code": code, "station_name": name,
-            "organization_id": organization_id}
+def _reports():
+    """Reports as the staff see them: the report's columns with its station's
+    ``station_code``, ``station_name`` and ``organization_id``."""
+    return (select(StationReport.__table__, Station.code.label("station_code"),
+                   Station.name.label("station_name"), Station.organization_id)
+            .join(Station, Station.id == StationReport.station_id))
 
 
 def list_reports(scope: Scope, args: dict) -> dict:
     """Reports on stations in the caller's scope: open first, newest first."""
-    stmt = (select(StationReport, Station.code, Station.name, Station.organization_id)
-            .join(Station, Station.id == StationReport.station_id)
-            .where(scope.clause(Station.organization_id)))
+    stmt = _reports().where(scope.clause(Station.organization_id))
     for key, column in (("status", StationReport.status), ("kind", StationReport.kind),
                         ("station_id", StationReport.station_id)):
         if args.get(key) is not None:
             stmt = stmt.where(column == args[key])
     stmt = stmt.order_by(case((StationReport.status == "open", 0), else_=1), StationReport.created_at.desc(),
                          StationReport.id.desc())
-    page = paginate(stmt, args["page"], args["per_page"], scalars=False)
-    page["items"] = [_report_view(*row) for row in page["items"]]
-    return page
+    return paginate(stmt, args["page"], args["per_page"], scalars=False)
 
 
-def resolve_report(scope: Scope, report_id: int, body: dict) -> dict:
-    """Mark an open report resolved.  404 outside the scope; 409 ``invalid_state`` if already resolved."""
-    row = db.session.execute(
-        select(StationReport, Station.code, Station.name, Station.organization_id)
-        .join(Station, Station.id == StationReport.station_id).where(StationReport.id == report_id)).first()
-    if row is None:
-        raise NotFound("反馈不存在")
-    report, code, name, org_id = row
-    scope.require(org_id)
+def resolve_report(scope: Scope, staff, report_id: int, body: dict) -> Row:
+    """``staff`` marks an open report resolved.  404 outside the scope; 409 ``invalid_state`` if already resolved."""
+    report = db.session.execute(_reports().where(StationReport.id == report_id)).first()
+    if report is None:
+        raise ReportNotFound()
+    scope.require(report.organization_id)
     note = (body.get("note") or "").strip() or None
-    identity_id = _staff_id()
     result = db.session.execute(
         update(StationReport).where(StationReport.id == report_id, StationReport.status == "open")
-        .values(status="resolved", resolved_at=clock.now(), resolved_by=identity_id, resolution_note=note)
+        .values(status="resolved", resolved_at=clock.now(), resolved_by=staff.id, resolution_note=note)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         db.session.rollback()
-        raise InvalidState("该反馈已处理")
-    audit("station_report.resolve", "station_report", report_id, organization_id=org_id,
+        raise ReportAlreadyResolved()
+    audit("station_report.resolve", "station_report", report_id, organization_id=report.organization_id,
           details={"station_id": report.station_id, "kind": report.kind, "note": note})
     db.session.commit()
-    db.session.refresh(report)
-    return _report_view(report, code, name, org_id)
-
-
-def _staff_id():
-    from flask import g, has_request_context
-    identity = getattr(g, "identity", None) if has_request_context() else None
-    return identity.user_id if identity is not None and identity.kind == "staff" else None
+    return db.session.execute(_reports().where(StationReport.id == report_id)).one()
 
 
 def personal_data(worker_id: int) -> list[dict]:
@@ -234,28 +201,16 @@ def erase_personal_data(worker_id: int) -> None:
 
 # --- staff upkeep ------------------------------------------------------------------
 
-def organization_for(scope: Scope, staff, data: dict) -> int | None:
-    """The organization a new station (or import) belongs to.
+def _admin_stations():
+    """Stations as the staff see them: the station's columns with its count of ``open_reports``."""
+    open_reports = (select(func.count()).select_from(StationReport)
+                    .where(StationReport.station_id == Station.id, StationReport.status == "open")
+                    .correlate(Station).scalar_subquery())
+    return select(Station.__table__, open_reports.label("open_reports"))
 
-    Given: it must exist and be in the scope (422 otherwise); an explicit null
-    (federation level) only for whole-federation staff.  Not given: whole-
-    federation staff get the federation level; others their own organization
-    when they have exactly one, else 422 asking to choose.
-    """
-    if "organization_id" in data and data["organization_id"] is not None:
-        org = db.session.get(Organization, data["organization_id"])
-        if org is None or not scope.allows(org.id):
-            raise ValidationFailed({"organization_id": ["工会组织不存在或不在您的管辖范围内"]})
-        return org.id
-    if scope.org_ids is None:
-        return None
-    if "organization_id" in data:
-        raise ValidationFailed({"organization_id": ["只有市总工会层级的工作人员可以维护市级驿站"]})
-    own = {r.organization_id for r in getattr(staff, "roles", []) or []
-           if r.role in scope.roles and r.organization_id is not None}
-    if len(own) == 1:
-        return own.pop()
-    raise ValidationFailed({"organization_id": ["请选择驿站所属的工会组织"]})
+
+def _admin_station(station_id: int) -> Row:
+    return db.session.execute(_admin_stations().where(Station.id == station_id)).one()
 
 
 def _code_taken(code: str, except_id: int | None = None) -> bool:
@@ -279,9 +234,9 @@ def _commit_station(station: Station, action: str, details: dict) -> None:
         raise
 
 
-def create_station(scope: Scope, staff, body: dict) -> dict:
+def create_station(scope: Scope, body: dict) -> Row:
     """New station in the caller's scope.  409 ``station_code_taken``; 422 for a bad organization."""
-    org_id = organization_for(scope, staff, body)
+    org_id = owning_organization(scope, body, federation_level=True, noun="驿站")
     if _code_taken(body["code"]):
         raise StationCodeTaken()
     now = clock.now()
@@ -292,27 +247,28 @@ def create_station(scope: Scope, staff, body: dict) -> dict:
     db.session.add(station)
     _commit_station(station, "station.create", {"code": station.code, "name": station.name})
     geo.upsert([station])
-    return station_view(station, open_reports=0)
+    return _admin_station(station.id)
 
 
-def _in_scope(scope: Scope, station_id: int) -> Station:
-    station = _live(station_id)
+def station_in_scope(scope: Scope, station_id: int) -> Station:
+    """One live station within the caller's scope; 404 for an unknown, deleted or unreachable one."""
+    station = get_station(station_id)
     scope.require(station.organization_id)
     return station
 
 
-def update_station(scope: Scope, staff, station_id: int, body: dict) -> dict:
+def update_station(scope: Scope, station_id: int, body: dict) -> Row:
     """Change a station in the scope; moving it updates the index.  404 / 409 / 422 as for create."""
-    station = _in_scope(scope, station_id)
+    station = station_in_scope(scope, station_id)
     changed = {}
     if "organization_id" in body and body["organization_id"] != station.organization_id:
-        station.organization_id = organization_for(scope, staff, body)
+        station.organization_id = owning_organization(scope, body, federation_level=True, noun="驿站")
         changed["organization_id"] = station.organization_id
     if "code" in body and body["code"] != station.code and _code_taken(body["code"], station.id):
         raise StationCodeTaken()
     for field in STATION_FIELDS:
         if field in body and body[field] != getattr(station, field):
-            if field in ("code", "name", "address", "opening_hours") and body[field] is None:
+            if field in REQUIRED_FIELDS and body[field] is None:
                 raise ValidationFailed({field: ["不能为空"]})
             value = body[field]
             if field in ("amenities", "photos") and value is None:
@@ -323,12 +279,12 @@ def update_station(scope: Scope, staff, station_id: int, body: dict) -> dict:
         station.updated_at = clock.now()
         _commit_station(station, "station.update", {"code": station.code, "changed": sorted(changed)})
         geo.upsert([station])
-    return station_view(station, open_reports=_open_reports([station.id]).get(station.id, 0))
+    return _admin_station(station_id)
 
 
 def delete_station(scope: Scope, station_id: int) -> None:
     """Soft-delete: the row stays as the sync tombstone; the index drops it.  404 outside the scope."""
-    station = _in_scope(scope, station_id)
+    station = station_in_scope(scope, station_id)
     now = clock.now()
     station.deleted_at = now
     station.updated_at = now
@@ -338,18 +294,9 @@ def delete_station(scope: Scope, station_id: int) -> None:
     geo.remove([station_id])
 
 
-def _open_reports(ids: list[int]) -> dict[int, int]:
-    if not ids:
-        return {}
-    rows = db.session.execute(select(StationReport.station_id, func.count())
-                              .where(StationReport.station_id.in_(ids), StationReport.status == "open")
-                              .group_by(StationReport.station_id)).all()
-    return {sid: n for sid, n in rows}
-
-
 def list_stations(scope: Scope, args: dict) -> dict:
     """Live stations in the scope, searchable by name, code or address; newest first."""
-    stmt = select(Station).where(Station.deleted_at.is_(None), scope.clause(Station.organization_id))
+    stmt = _admin_stations().where(Station.deleted_at.is_(None), scope.clause(Station.organization_id))
     if args.get("organization_id") is not None:
         stmt = stmt.where(Station.organization_id == args["organization_id"])
     q = (args.get("q") or "").strip()
@@ -357,7 +304,4 @@ def list_stations(scope: Scope, args: dict) -> dict:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(Station.name.ilike(pattern, escape="\\"), Station.code.ilike(pattern, escape="\\"),
                               Station.address.ilike(pattern, escape="\\")))
-    page = paginate(stmt.order_by(Station.id.desc()), args["page"], args["per_page"])
-    counts = _open_reports([s.id for s in page["items"]])
-    page["items"] = [station_view(s, open_reports=counts.get(s.id, 0)) for s in page["items"]]
-    return page
+    return paginate(stmt.order_by(Station.id.desc()), args["page"], args["per_page"], scalars=False)

@@ -71,7 +71,7 @@ def admin_list(args):
 @blp.response(201, StationAdminSchema)
 def admin_create(body):
     """新建驿站"""
-    return services.create_station(g.scope, g.staff, body)
+    return services.create_station(g.scope, body)
 
 
 @blp.route("/admin/stations/<int:station_id>", methods=["PATCH"])
@@ -80,7 +80,7 @@ def admin_create(body):
 @blp.response(200, StationAdminSchema)
 def admin_update(body, station_id):
     """修改驿站（改坐标即更新附近搜索）"""
-    return services.update_station(g.scope, g.staff, station_id, body)
+    return services.update_station(g.scope, station_id, body)
 
 
 @blp.route("/admin/stations/<int:station_id>", methods=["DELETE"])
@@ -103,7 +103,7 @@ def admin_import(files):
         form = ImportFormSchema().load(request.form)
     except ValidationError as err:
         raise ValidationFailed(err.messages) from None
-    return importer.import_file(g.scope, g.staff, files["file"], form)
+    return importer.import_file(g.scope, files["file"], form)
 
 
 @blp.route("/admin/stations/reports", methods=["GET"])
@@ -121,4 +121,4 @@ def admin_reports(args):
 @blp.response(200, ReportAdminSchema)
 def admin_resolve_report(body, report_id):
     """标记反馈已处理"""
-    return services.resolve_report(g.scope, report_id, body)
+    return services.resolve_report(g.scope, g.staff, report_id, body)

@@ -17,11 +17,12 @@ from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from models.station import Station
 from service.auth.permissions import Scope
 from service.breakfast import reports as breakfast
-from service.enrollment.rules import OCCUPATION_LABELS
-from service.legal_aid.display import TOPICS as TOPIC_LABELS
 from service.common import clock
+from service.enrollment.rules import OCCUPATION_LABELS
 from service.errors import ValidationFailed
+from service.legal_aid.display import TOPICS as TOPIC_LABELS
 
+ANNUAL_HEADERS = ["类别", "项目", "数值"]
 
 
 def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
@@ -95,7 +96,7 @@ def annual(scope: Scope, year: int) -> dict:
 
 
 def annual_rows(figures: dict) -> list[tuple[str, str, int]]:
-    """The figures as (section, item, value) rows for the spreadsheet and the console."""
+    """The figures as (section, item, value) rows, for the spreadsheet and the console's page."""
     e, s, b, la = figures["enrollment"], figures["stations"], figures["breakfast"], figures["legal_aid"]
     rows = [("入会", "入会申请数", e["applications"]), ("入会", "新发展会员数", e["new_members"])]
     rows += [("入会", f"新会员（{OCCUPATION_LABELS[k]}）", v) for k, v in e["by_occupation"].items()]
@@ -106,3 +107,9 @@ def annual_rows(figures: dict) -> list[tuple[str, str, int]]:
              ("法律援助", "咨询预约数", la["bookings"]), ("法律援助", "已完成咨询", la["completed"])]
     rows += [("法律援助", f"咨询（{TOPIC_LABELS.get(k, k)}）", v) for k, v in la["by_topic"].items()]
     return rows
+
+
+def annual_sheets(scope: Scope, year: int) -> dict[str, tuple[list[str], list[tuple[str, str, int]]]]:
+    """The annual figures as a workbook's sheets for ``xlsx_response``: one sheet ``<year>年度``
+    of ``ANNUAL_HEADERS`` and ``annual_rows``."""
+    return {f"{year}年度": (ANNUAL_HEADERS, annual_rows(annual(scope, year)))}
