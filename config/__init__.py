@@ -98,7 +98,11 @@ def _profile_defaults(env: str) -> dict:
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_LOGIN": "30 per minute",
         "RATELIMIT_NEARBY": "120 per minute",
-        "RATELIMIT_CHECKIN": "20 per minute",
+        "RATELIMIT_CHECKIN": "20 per minute",  # per worker, as are the ones below
+        "RATELIMIT_PHONE": "10 per hour",  # each phone binding costs a WeChat call
+        "RATELIMIT_APPLY": "30 per hour",  # a form refused for a typo counts too
+        "RATELIMIT_BOOKING": "20 per hour",
+        "RATELIMIT_REPORT": "20 per hour",  # station reports
         "BOOKING_WINDOW_DAYS": 14,
         "BOOKING_MIN_LEAD_MINUTES": 60,
         "BOOKING_CANCEL_CUTOFF_MINUTES": 120,

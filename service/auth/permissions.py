@@ -19,14 +19,15 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest.utils import deepupdate
+from limits import parse as parse_limit
 from sqlalchemy import select, true
 
 from models import Organization, StaffUser, Worker, db
 from service.auth import sessions
 from service.auth.errors import SessionExpired, StaffSessionEnded, WorkersOnly
-from service.errors import Forbidden, NotFound, Unauthenticated
+from service.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 
 ADMIN = "admin"
 
@@ -82,30 +83,47 @@ def scope_for(staff: StaffUser, roles: tuple[str, ...]) -> Scope | None:
     return Scope(frozenset(r.role for r in held), None if org_ids is None else frozenset(org_ids))
 
 
-def current_identity() -> sessions.Identity:
-    """The caller, or 401.  Cached on ``g`` for the request."""
+def worker_limit(setting: str) -> sessions.WorkerLimit:
+    """The per-worker limit a ``RATELIMIT_*`` setting (``"20 per minute"``) describes."""
+    value = current_app.config[setting]
+    cache = current_app.extensions.setdefault("worker_limits", {})
+    found = cache.get((setting, value))
+    if found is None:
+        item = parse_limit(value)
+        found = cache[(setting, value)] = sessions.WorkerLimit(setting.removeprefix("RATELIMIT_").lower(),
+                                                               item.amount, item.get_expiry())
+    return found
+
+
+def current_identity(limit: str | None = None) -> sessions.Identity:
+    """The caller, or 401.  Cached on ``g`` for the request.  With ``limit`` (a
+    ``RATELIMIT_*`` setting), a worker's request is counted against that per-worker
+    limit in the same Redis round trip that reads the session: 429 past it."""
     if "identity" in g and g.identity is not None:
         return g.identity
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise Unauthenticated()
-    identity = sessions.resolve(header[7:].strip())
+    limited = worker_limit(limit) if limit and current_app.config["RATELIMIT_ENABLED"] else None
+    identity = sessions.resolve(header[7:].strip(), limited)
     if identity is None:
         raise SessionExpired()
     g.identity = identity
+    if identity.retry_after is not None:
+        raise RateLimited(headers={"Retry-After": str(identity.retry_after)})
     return identity
 
 
-def worker_identity() -> sessions.Identity:
-    """The calling worker's session, or 401/403; the worker's row is not read."""
-    identity = current_identity()
+def worker_identity(limit: str | None = None) -> sessions.Identity:
+    """The calling worker's session, or 401/403 (429 past ``limit``); the worker's row is not read."""
+    identity = current_identity(limit)
     if identity.kind != "worker":
         raise WorkersOnly()
     return identity
 
 
-def load_worker() -> Worker:
-    identity = worker_identity()
+def load_worker(limit: str | None = None) -> Worker:
+    identity = worker_identity(limit)
     worker = db.session.get(Worker, identity.user_id)
     if worker is None or worker.erased_at is not None:
         sessions.revoke(identity.token_hash)
@@ -158,17 +176,24 @@ def _checked_by(check, fn):
     return _document(wrapper)
 
 
-def require_worker(fn):
+def require_worker(fn=None, *, limit: str | None = None):
+    """A signed-in worker (``g.worker``).  ``@require_worker(limit="RATELIMIT_PHONE")``
+    also counts the request against that per-worker limit (429 past it)."""
+    if fn is None:
+        return lambda f: _checked_by(functools.partial(load_worker, limit), f)
     return _checked_by(load_worker, fn)
 
 
-def require_worker_session(fn):
+def require_worker_session(fn=None, *, limit: str | None = None):
     """A worker's valid session (``g.identity``), without reading the worker's row.
 
     For hot paths whose own statements tie every read and write to
     ``g.identity.user_id`` through a link the erasure removes (erasing a
     worker also revokes their sessions), so a worker row is never needed.
+    With ``limit``, as ``require_worker``: one Redis round trip for both.
     """
+    if fn is None:
+        return lambda f: _checked_by(functools.partial(worker_identity, limit), f)
     return _checked_by(worker_identity, fn)
 
 

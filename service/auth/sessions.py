@@ -25,6 +25,7 @@ class Identity:
     token_hash: str
     username: str | None = None
     roles: list[tuple[str, int | None]] = field(default_factory=list)
+    retry_after: int | None = None  # set when the request went over the worker's limit
 
 
 def token_hash(token: str) -> str:
@@ -53,23 +54,56 @@ def create(kind: str, user_id: int, username: str | None = None) -> tuple[str, i
     return token, ttl
 
 
-# One round trip: read the session and, for a worker, slide its expiry.
+# One round trip for a worker's request: read the session and, for a worker,
+# slide its expiry and that of the worker's session index (so that revoking all
+# of a worker's sessions finds every live one), and count the request against
+# the worker's own limit of that kind (keyed on the user, so a new login gives
+# no fresh allowance).  Returns kind, uid, username and -1, or the seconds to
+# wait when the limit is used up.
 _RESOLVE_LUA = """
 local d = redis.call('HMGET', KEYS[1], 'kind', 'uid', 'username')
-if d[1] == 'worker' then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return d
+if d[1] ~= 'worker' then return {d[1], d[2], d[3], -1} end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', 'usess:worker:' .. d[2], ARGV[1])
+if ARGV[2] ~= '' then
+  local key = 'wlim:' .. ARGV[2] .. ':' .. d[2]
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[4]) end
+  if n > tonumber(ARGV[3]) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 1 then ttl = 1 end
+    return {d[1], d[2], d[3], ttl}
+  end
+end
+return {d[1], d[2], d[3], -1}
 """
 
 
-def resolve(token: str) -> Identity | None:
-    """The identity behind a token, renewing a worker's sliding expiry; None if unknown."""
+@dataclass(frozen=True)
+class WorkerLimit:
+    """A per-worker limit: ``amount`` requests of one ``kind`` per ``seconds``."""
+
+    kind: str
+    amount: int
+    seconds: int
+
+
+def resolve(token: str, limit: WorkerLimit | None = None) -> Identity | None:
+    """The identity behind a token, renewing a worker's sliding expiry and counting
+    the request against ``limit`` (workers only) — one Redis round trip; None if
+    unknown.  A worker over the limit comes back with ``retry_after`` set."""
     if not token or len(token) > 200:
         return None
     th = token_hash(token)
-    kind, uid, username = redis_store.script(_RESOLVE_LUA)(keys=[f"sess:{th}"], args=[_ttl("worker")])
+    args = [_ttl("worker"), limit.kind, limit.amount, limit.seconds] if limit else [_ttl("worker"), "", 0, 0]
+    kind, uid, username, wait = redis_store.script(_RESOLVE_LUA)(keys=[f"sess:{th}"], args=args)
     if not kind or not uid:
         return None
-    return Identity(kind=kind.decode(), user_id=int(uid), token_hash=th, username=(username or b"").decode() or None)
+    identity = Identity(kind=kind.decode(), user_id=int(uid), token_hash=th,
+                        username=(username or b"").decode() or None)
+    if int(wait) >= 0:
+        identity.retry_after = int(wait)
+    return identity
 
 
 def revoke(th: str) -> None:

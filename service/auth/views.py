@@ -26,7 +26,7 @@ def wechat_login(body):
 
 
 @blp.route("/auth/wechat/phone", methods=["POST"])
-@require_worker
+@require_worker(limit="RATELIMIT_PHONE")
 @blp.arguments(PhoneBindSchema)
 @blp.response(200, PhoneResultSchema)
 def bind_phone(body):

@@ -9,9 +9,9 @@ from service.auth.permissions import require_staff, require_worker, require_work
 from service.breakfast import checkin, points, reports, roster
 from service.breakfast import schemas as s
 from service.common.excel import xlsx_response
-from service.common.http import config_limit, large_upload
+from service.common.http import large_upload
 from service.common.schemas import page_schema
-from service.extensions import Blueprint, limiter, rate_limit_key
+from service.extensions import Blueprint
 
 
 class _Parser(FlaskParser):
@@ -51,8 +51,7 @@ def claim_eligibility():
 
 
 @blp.route("/breakfast/checkins", methods=["POST"])
-@limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
-@require_worker_session
+@require_worker_session(limit="RATELIMIT_CHECKIN")
 @blp.arguments(s.BreakfastCheckinBodySchema)
 @blp.response(201, s.BreakfastCheckinSchema)
 def check_in(body):

@@ -20,7 +20,7 @@ _BINARY = {"type": "string", "format": "binary"}
 
 
 @blp.route("/enrollment/applications", methods=["POST"])
-@require_worker
+@require_worker(limit="RATELIMIT_APPLY")
 @blp.arguments(ApplicationCreateSchema)
 @blp.response(201, ApplicationSchema)
 def apply(body):

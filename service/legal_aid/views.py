@@ -44,7 +44,7 @@ def list_slots(args):
 
 @blp.route("/legal-aid/bookings", methods=["POST"])
 @at_one_instant
-@require_worker
+@require_worker(limit="RATELIMIT_BOOKING")
 @blp.arguments(s.LegalAidBookingCreateSchema)
 @blp.response(201, s.LegalAidBookingSchema)
 @blp.alt_response(404, schema=ErrorEnvelopeSchema, description="时段不存在或已取消（not_found）")

@@ -48,7 +48,7 @@ def station_detail(station_id):
 
 
 @blp.route("/stations/<int:station_id>/reports", methods=["POST"])
-@require_worker
+@require_worker(limit="RATELIMIT_REPORT")
 @blp.arguments(ReportCreateSchema)
 @blp.response(201, ReportSchema)
 def report_problem(body, station_id):
