@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
 from service.common.logjson import JsonFormatter
-from service.common.http import add_cors_headers, add_security_headers, handle_preflight
+from service.common.http import ConsoleSessionInterface, add_cors_headers, add_security_headers, handle_preflight
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
@@ -65,6 +66,7 @@ def register_config(app: Flask, env: str | None, overrides: dict | None) -> None
     })
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    app.session_interface = ConsoleSessionInterface()
 
 
 class _RequestIdFilter(logging.Filter):
@@ -126,19 +128,26 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
+    """One hook before and one after every request (each hook is a call Flask makes
+    on every request, ``/livez`` included): the request id, CORS preflight and the
+    metrics' start time; then the request id header, security headers, CORS and
+    the request's metrics."""
+    observability.init_app(app)
+
     @app.before_request
-    def _assign_request_id():
+    def _begin():
+        g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-
-    app.before_request(handle_preflight)
-    observability.init_app(app)
+        return handle_preflight()
 
     @app.after_request
     def _finish(response):
-        response.headers["X-Request-ID"] = getattr(g, "request_id", "") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
         add_security_headers(response)
         add_cors_headers(response)
+        if "started" in g:
+            observability.measure(response)
         return response
 
 

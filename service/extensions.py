@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from flask import current_app, has_app_context, request
 from flask_limiter import Limiter
+from flask_limiter.constants import ConfigVars
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
@@ -173,6 +174,19 @@ class PerAppLimiter(Limiter):
             super().init_app(app)
         finally:
             self.__dict__.pop("_binding", None)
+        # The service sets no default or application-wide limits: every limit is a
+        # decorator on its view and is checked there.  The before-request pass that
+        # Flask-Limiter makes over every route (/livez included) finds nothing to
+        # apply, and with the X-RateLimit-* headers off (429s carry Retry-After)
+        # its after-request hook has nothing to add: both cost more than the probe
+        # itself, so they are taken off every request.
+        if app.config.get(ConfigVars.DEFAULT_LIMITS) or app.config.get(ConfigVars.APPLICATION_LIMITS):
+            return
+        before = app.before_request_funcs.get(None, [])
+        before[:] = [h for h in before if getattr(h, "__func__", None) is not Limiter._check_request_limit]
+        if not app.config.get(ConfigVars.HEADERS_ENABLED):
+            after = app.after_request_funcs.get(None, [])
+            after[:] = [h for h in after if getattr(h, "func", None) is not Limiter._Limiter__inject_headers]
 
 
 db_migrate = Migrate()

@@ -58,27 +58,18 @@ def record_wechat_call(api: str, outcome: str) -> None:
     WECHAT_CALLS.labels(api, outcome).inc()
 
 
-def register(app) -> None:
-    """Time every request but the liveness probe, and count what it did."""
-
-    @app.before_request
-    def _start_timer():
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _measure(response):
-        endpoint = request.endpoint or "unmatched"
-        if endpoint in NOT_MEASURED:
-            return response
-        started = g.get("started")
-        if started is not None:
-            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
-        event = EVENT_ENDPOINTS.get(endpoint)
-        if event is not None and request.method == "POST":
-            outcome = "ok" if response.status_code < 400 else g.get("error_code", str(response.status_code))
-            record_event(event, outcome)
-        return response
+def measure(response):
+    """Count and time the request just answered (called by the app's one after-request
+    hook; the start time is ``g.started``, set by its one before-request hook)."""
+    endpoint = request.endpoint or "unmatched"
+    if endpoint in NOT_MEASURED:
+        return
+    LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
+    REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    event = EVENT_ENDPOINTS.get(endpoint)
+    if event is not None and request.method == "POST":
+        outcome = "ok" if response.status_code < 400 else g.get("error_code", str(response.status_code))
+        record_event(event, outcome)
 
 
 class _OutboxCollector:
@@ -135,4 +126,3 @@ def metrics():
 
 def init_app(app) -> None:
     app.extensions["metrics_allow"] = metrics_networks(app.config)
-    register(app)

@@ -5,25 +5,45 @@ from __future__ import annotations
 import functools
 
 from flask import current_app, request
+from flask.sessions import SecureCookieSessionInterface
+
+
+_COMMON_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                   ("Referrer-Policy", "no-referrer"), ("Cross-Origin-Opener-Policy", "same-origin"))
+_PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+             "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def _security_headers(path: str, production: bool) -> tuple[tuple[str, str], ...]:
+    """The headers every answer carries, by kind of path (computed once per kind)."""
+    page = path.startswith("/api/v1/docs") or path.startswith("/console")
+    out = list(_COMMON_HEADERS) + [("Content-Security-Policy", _PAGE_CSP if page else _API_CSP)]
+    if path.startswith("/api/"):
+        out.append(("Cache-Control", "no-store"))
+    if production:
+        out.append(_HSTS)
+    return tuple(out)
+
+
+_HEADER_SETS: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = {}
 
 
 def add_security_headers(response):
-    h = response.headers
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("Referrer-Policy", "no-referrer")
-    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    """Security headers on every answer; a header the view set itself is kept."""
     path = request.path
-    if path.startswith("/api/v1/docs") or path.startswith("/console"):
-        csp = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-               "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-    else:
-        csp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
-    h.setdefault("Content-Security-Policy", csp)
-    if path.startswith("/api/"):
-        h.setdefault("Cache-Control", "no-store")
-    if current_app.config.get("APP_ENV") == "production":
-        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    kind = "docs" if path.startswith("/api/v1/docs") else "console" if path.startswith("/console") else \
+        "api" if path.startswith("/api/") else "other"
+    production = current_app.config["APP_ENV"] == "production"
+    wanted = _HEADER_SETS.get((kind, production))
+    if wanted is None:
+        wanted = _HEADER_SETS[(kind, production)] = _security_headers(path, production)
+    headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}
+    for name, value in wanted:
+        if name.lower() not in present:
+            headers.add(name, value)
     return response
 
 
@@ -70,3 +90,23 @@ def large_upload(fn):
 def config_limit(key: str):
     """A Flask-Limiter limit read from the app's config at request time (``RATELIMIT_*``)."""
     return lambda: current_app.config[key]
+
+
+class ConsoleSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened only where it is used: the staff console.
+
+    Flask opens the session on every request, building a signing serializer each
+    time; the API (bearer tokens) and the probes never touch it, so they get an
+    empty session that is never saved, and the console's serializer is built once.
+    """
+
+    def open_session(self, app, request):
+        if not request.path.startswith("/console"):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def get_signing_serializer(self, app):
+        cached = app.extensions.get("session_serializer")
+        if cached is None or cached[0] != app.secret_key:
+            cached = app.extensions["session_serializer"] = (app.secret_key, super().get_signing_serializer(app))
+        return cached[1]

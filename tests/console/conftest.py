@@ -49,7 +49,7 @@ class Browser:
         return self.client.get(path, **kwargs)
 
     def csrf(self) -> str:
-        with self.client.session_transaction() as session:
+        with self.client.session_transaction("/console/") as session:
             token = session.get("csrf_token")
         if token is None:
             page = self.client.get("/console/login").get_data(as_text=True)
