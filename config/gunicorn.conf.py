@@ -28,9 +28,12 @@ max_requests_jitter = 100
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-# Load the app in each worker so that no database or Redis connection is
-# shared across a fork.
-preload_app = False
+# The app is loaded once in the master and the workers are forked from it, so
+# that its code and data are shared between workers (copy-on-write) rather than
+# loaded again by each (GUNICORN_PRELOAD=false loads it in each worker).  No
+# connection is made while loading; post_fork below makes sure none crosses
+# the fork all the same.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in ("1", "true", "yes", "on")
 
 
 if os.environ.get("LOG_FORMAT") == "json":
@@ -38,6 +41,19 @@ if os.environ.get("LOG_FORMAT") == "json":
 
     access_log_format = GUNICORN_ACCESS_FORMAT
     logconfig_dict = gunicorn_logconfig()
+
+def post_fork(server, worker):
+    """A forked worker starts with empty database pools: SQLAlchemy's documented way
+    (dispose without closing the parent's connections).  redis-py resets its pool by
+    itself when it sees a new process id."""
+    if not preload_app:
+        return
+    from models import db
+    from wsgi import app
+
+    with app.app_context():
+        db.engine.dispose(close=False)
+
 
 def child_exit(server, worker):
     from prometheus_client import multiprocess
