@@ -350,7 +350,7 @@ def _yuan(value) -> float | None:
 def case_rows(scope: Scope, args: dict) -> tuple[list[str], list[list]]:
     """Every case the filters select (no pages), one row each with its reports summed;
     the export is audit-logged."""
-    C, R = ArrearsCase, ArrearsReport
+    R = ArrearsReport
     cases = _case_filters(scope, args).subquery()
     stmt = (select(cases.c.id, Organization.name, cases.c.employer_name, cases.c.employer_credit_code,
                    cases.c.status, cases.c.collective, func.count(R.id),

@@ -189,7 +189,8 @@ class ArrearsReportQueueArgs(PageArgs):
 
 
 class ArrearsDeclineSchema(BodySchema):
-    reason = Text(required=True, validate=validate.Length(max=500), metadata={"description": "不予受理的原因（职工可见）"})
+    reason = Text(required=True, validate=validate.Length(max=500),
+                  metadata={"description": "不予受理的原因（职工可见）"})
 
 
 class ArrearsCaseFilterArgs(QuerySchema):
