@@ -1,6 +1,8 @@
 """Wage-arrears reports over HTTP (docs/contract.md §11).  Rules live in ``reports`` and ``cases``."""
 from __future__ import annotations
 
+import functools
+
 from flask import Response, g
 
 from service.arrears import cases, reports
@@ -24,6 +26,16 @@ def per_worker() -> str:
     address (an anonymous caller is refused next, by ``require_worker``)."""
     identity = optional_identity()
     return f"user:{identity.kind}:{identity.user_id}" if identity is not None else rate_limit_key()
+
+
+def own_report_first(fn):
+    """404 for a report that is not the caller's before the upload is parsed, so that
+    the answer about someone else's report never depends on the body sent."""
+    @functools.wraps(fn)
+    def wrapper(*args, report_id, **kwargs):
+        reports.get_mine(g.worker, report_id)
+        return fn(*args, report_id=report_id, **kwargs)
+    return wrapper
 
 
 # --- workers ---------------------------------------------------------------------------------
@@ -60,6 +72,7 @@ def my_report(report_id):
 @blp.route("/arrears/reports/<int:report_id>/evidence", methods=["POST"])
 @require_worker
 @large_upload
+@own_report_first
 @blp.arguments(s.ArrearsEvidenceUploadSchema, location="files")
 @blp.response(201, s.ArrearsEvidenceCreatedSchema)
 @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="invalid_state：报工已进入办理，不能再补充照片")
