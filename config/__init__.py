@@ -103,6 +103,7 @@ def _profile_defaults(env: str) -> dict:
         "RATELIMIT_APPLY": "30 per hour",  # a form refused for a typo counts too
         "RATELIMIT_BOOKING": "20 per hour",
         "RATELIMIT_REPORT": "20 per hour",  # station reports
+        "RATELIMIT_ARREARS": "10 per hour",  # wage-arrears reports
         "BOOKING_WINDOW_DAYS": 14,
         "BOOKING_MIN_LEAD_MINUTES": 60,
         "BOOKING_CANCEL_CUTOFF_MINUTES": 120,
@@ -116,6 +117,9 @@ def _profile_defaults(env: str) -> dict:
             "booking_confirmed": "tmpl-booking-confirmed",
             "booking_reminder": "tmpl-booking-reminder",
             "booking_cancelled": "tmpl-booking-cancelled",
+            "arrears_accepted": "tmpl-arrears-progress",
+            "arrears_declined": "tmpl-arrears-progress",
+            "arrears_progress": "tmpl-arrears-progress",
         },
         "NOTIFY_MAX_ATTEMPTS": 8,
         "NOTIFY_BATCH_SIZE": 20,
@@ -123,6 +127,10 @@ def _profile_defaults(env: str) -> dict:
         "NOTIFY_BACKOFF_SECONDS": 30,
         "NOTIFY_BACKOFF_MAX_SECONDS": 3600,
         "NOTIFY_POLL_SECONDS": 5.0,
+        "ARREARS_EVIDENCE_MAX_BYTES": 5 * 1024 * 1024,
+        "ARREARS_EVIDENCE_MAX_PIXELS": 40_000_000,  # a decoded photo larger than this is refused (decompression bombs)
+        "ARREARS_COLLECTIVE_WORKERS": 10,
+        "ARREARS_COLLECTIVE_DAYS": 30,
         "STATIONS_INLINE_REBUILD_MAX": 20000,  # larger datasets rebuild the search index in the background
         "STATIONS_IMPORT_MAX_ROWS": 100000,
         "CORS_ORIGINS": "",

@@ -8,3 +8,4 @@ import models.enrollment  # noqa: F401,E402
 import models.legal_aid  # noqa: F401,E402
 import models.station  # noqa: F401,E402
 import models.breakfast  # noqa: F401,E402
+import models.arrears  # noqa: F401,E402

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db
 
-STAFF_ROLES = ("admin", "enrollment_reviewer", "legal_aid_staff", "station_manager", "breakfast_manager")
+STAFF_ROLES = ("admin", "enrollment_reviewer", "legal_aid_staff", "station_manager", "breakfast_manager",
+               "rights_staff")
 
 
 class Worker(db.Model):

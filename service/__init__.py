@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 from config import load_config
 from models import db
 from service import cli, console, docs, errors, health, observability
+from service.arrears import views as arrears_views
 from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
@@ -167,7 +168,7 @@ def register_blueprints(app: Flask) -> None:
     """Every blueprint, by name: the API's under ``/api/v1`` (documented in the
     OpenAPI document), then the probes, the docs' assets and the staff console."""
     for blp in (auth_views.blp, organizations_views.blp, enrollment_views.blp, legal_aid_views.blp,
-                stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp):
+                stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp, arrears_views.blp):
         api.register_blueprint(blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(observability.blp)

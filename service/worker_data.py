@@ -8,6 +8,7 @@ reference is reached by no eraser.
 from __future__ import annotations
 
 from models import Worker, db
+from service.arrears import reports as arrears
 from service.auth import sessions
 from service.auth.services import worker_phone
 from service.breakfast import roster as breakfast
@@ -29,6 +30,7 @@ PERSONAL_DATA = {
     "breakfast": breakfast.personal_data,
     "legal_aid": legal_aid.personal_data,
     "station_reports": stations.personal_data,
+    "arrears": arrears.personal_data,
 }
 
 # ``fn(worker_id)``: removes or anonymises the feature's personal data inside
@@ -38,6 +40,7 @@ ERASERS = (
     breakfast.erase_personal_data,
     legal_aid.erase_personal_data,
     stations.erase_personal_data,
+    arrears.erase_personal_data,
     outbox.erase_personal_data,
 )
 

@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from service.common import clock
+from tests.arrears.helpers import png
 from tests.conftest import _migrate, build_app, clean
 from tests.helpers import bearer, bind_phone, login_worker, make_org, staff_token
 
@@ -72,7 +73,7 @@ def _load_contract():
 # Generous limits instead of RATELIMIT_ENABLED=False: the limiter is one object per
 # process, so disabling it for one app would disable it for every test after this one.
 NO_LIMITS = {name: "1000000 per minute" for name in
-             ("RATELIMIT_LOGIN", "RATELIMIT_NEARBY", "RATELIMIT_CHECKIN")}
+             ("RATELIMIT_LOGIN", "RATELIMIT_NEARBY", "RATELIMIT_CHECKIN", "RATELIMIT_ARREARS")}
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +143,14 @@ def tokens(fuzz_app):
         "name": "张三", "gender": "female", "id_number": "11010519491231002X",
         "phone": "13800138000", "occupation": "courier", "employer": "顺丰", "work_region": "广陵区",
         "organization_id": org, "consent": True}))
+    # a wage-arrears report with a photo, accepted into a case
+    arrears = ok(client.post("/api/v1/arrears/reports", headers=bearer(worker), json={
+        "employer_name": "扬州宏达建筑有限公司", "work_address": "广陵区文昌东路工地", "organization_id": org,
+        "period_from": "2025-12", "period_to": "2026-01", "amount_owed": 5000, "workers_affected": 2,
+        "description": "拖欠两个月工资"}))
+    ok(client.post(f"/api/v1/arrears/reports/{arrears['id']}/evidence", headers=bearer(worker),
+                   data={"file": (io.BytesIO(png()), "photo.png")}, content_type="multipart/form-data"))
+    ok(client.post(f"/api/v1/admin/arrears/reports/{arrears['id']}/accept", headers=bearer(admin)))
     return {"worker": worker, "admin": admin}
 
 

@@ -391,7 +391,7 @@ def test_cors_opens_only_for_a_listed_origin(sqlite_url, redis_server, fake_wech
 
 # Worker routes taking an id, and what the id names.  Public resources (a station) are
 # not a worker's own; every other id-taking worker route must be listed here.
-OWN_RECORDS = {"application_id": "application", "booking_id": "booking"}
+OWN_RECORDS = {"application_id": "application", "booking_id": "booking", "report_id": "arrears_report"}
 PUBLIC_IDS = {"station_id"}
 
 
@@ -414,7 +414,11 @@ def test_a_worker_never_reaches_another_workers_records(app, client, world):
     alice = world.eligible("alice", "13952710001")
     bob = world.eligible("bob", "13952710002")
     own = {"application": world.application(alice, id_number()).get_json()["id"],
-           "booking": world.booking(alice, contact_phone="13952710001").get_json()["id"]}
+           "booking": world.booking(alice, contact_phone="13952710001").get_json()["id"],
+           "arrears_report": client.post("/api/v1/arrears/reports", headers=bearer(alice), json={
+               "employer_name": "某某建筑公司", "work_address": "文昌中路工地", "organization_id": world.org,
+               "period_from": "2025-01", "period_to": "2025-02", "amount_owed": 3000, "workers_affected": 1,
+               "description": "老板拖欠两个月工资"}).get_json()["id"]}
     assert client.post("/api/v1/breakfast/checkins", headers=bearer(alice), json={"scene": world.scene}).status_code == 201
     alice_before = client.get("/api/v1/me/data", headers=bearer(alice)).get_json()
 

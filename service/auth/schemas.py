@@ -67,4 +67,5 @@ class MyDataSchema(OutSchema):
     legal_aid = fields.Raw(metadata={"description": "法律咨询预约"})
     breakfast = fields.Raw(metadata={"description": "爱心早餐资格与用餐记录"})
     station_reports = fields.Raw(metadata={"description": "驿站问题反馈"})
+    arrears = fields.Raw(metadata={"description": "欠薪报工"})
     notifications = fields.Raw(metadata={"description": "微信订阅消息"})

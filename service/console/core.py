@@ -40,7 +40,7 @@ TOKEN_KEY = "staff_token"
 CSRF_KEY = "csrf_token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ROLE_LABELS = {"admin": "管理员", "enrollment_reviewer": "入会审核员", "legal_aid_staff": "法律援助专员",
-               "station_manager": "驿站管理员", "breakfast_manager": "早餐管理员"}
+               "station_manager": "驿站管理员", "breakfast_manager": "早餐管理员", "rights_staff": "职工维权专员"}
 
 # (endpoint, label, roles needed: empty = every staff member)
 MENU = (
@@ -49,6 +49,7 @@ MENU = (
     ("console.stations.index", "驿站管理", ("station_manager",)),
     ("console.legal_aid.bookings", "法律援助", ("legal_aid_staff",)),
     ("console.breakfast.points", "爱心早餐", ("breakfast_manager",)),
+    ("console.arrears.queue", "欠薪报工", ("rights_staff",)),
     ("console.reports.annual", "年度统计", ("admin",)),
     ("console.reports.audit_log", "操作日志", ("admin",)),
 )
@@ -65,6 +66,7 @@ FIELD_LABELS = {
     "month": "月份", "year": "年份", "date": "日期", "status": "状态", "occupation": "职业", "q": "关键词",
     "submitted_from": "提交日期起", "submitted_to": "提交日期止", "date_from": "日期起", "date_to": "日期止",
     "topic": "咨询事项", "point_id": "早餐点", "page": "页码", "per_page": "每页条数",
+    "to": "办理结果", "referred_to": "移交部门", "amount_recovered": "追回金额", "resolved_on": "解决日期",
 }
 
 

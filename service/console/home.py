@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import abort, render_template
 
-from service.console import breakfast, core, enrollment, legal_aid, stations
+from service.console import arrears, breakfast, core, enrollment, legal_aid, stations
 
 bp = core.child("home", __name__)
 
 # Each section module offers ROLES and summary() → the context of its card.
-SECTIONS = (enrollment, breakfast, legal_aid, stations)
+SECTIONS = (enrollment, breakfast, legal_aid, stations, arrears)
 
 
 @bp.route("/")

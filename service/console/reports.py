@@ -27,6 +27,9 @@ ACTION_LABELS = {
     "breakfast.point.qr_rotate": "更换早餐二维码", "breakfast.roster.import": "导入早餐名册",
     "breakfast.roster.update": "修改早餐名册", "organization.create": "新建工会组织",
     "organization.update": "修改工会组织", "staff.create": "新建工作人员账号", "staff.disable": "停用工作人员账号",
+    "arrears.report.accept": "受理欠薪报工", "arrears.report.decline": "欠薪报工不予受理",
+    "arrears.case.transition": "欠薪案件办理", "arrears.cases.export": "导出欠薪案件表",
+    "arrears.alert.acknowledge": "确认群体性欠薪提醒",
 }
 
 

@@ -29,12 +29,16 @@ PAGES = {
     "/console/breakfast/roster": "breakfast_manager",
     "/console/breakfast/report": "breakfast_manager",
     "/console/breakfast/report.xlsx": "breakfast_manager",
+    "/console/arrears/": "rights_staff",
+    "/console/arrears/cases": "rights_staff",
+    "/console/arrears/cases.xlsx": "rights_staff",
+    "/console/arrears/collective": "rights_staff",
     "/console/annual": "admin",
     "/console/annual.xlsx": "admin",
     "/console/audit-log": "admin",
 }
 MENU = {"入会审核": "enrollment_reviewer", "驿站管理": "station_manager", "法律援助": "legal_aid_staff",
-        "爱心早餐": "breakfast_manager", "年度统计": "admin", "操作日志": "admin"}
+        "爱心早餐": "breakfast_manager", "年度统计": "admin", "操作日志": "admin", "欠薪报工": "rights_staff"}
 
 
 def test_every_console_page_is_in_this_table(app):
