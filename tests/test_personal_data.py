@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from models import db
 from service.common import clock, pii
+from tests.arrears.helpers import png, report_body
 from tests.breakfast.helpers import create_point, quick_staff_token, scene_of
 from tests.enrollment import apply, make_id
 from tests.helpers import bearer, bind_phone, login_worker, make_org
@@ -22,16 +23,17 @@ from tests.legal_aid.helpers import World
 
 PHONE = "13952719977"
 ID_NUMBER = make_id(birth="19880808", gender="female")
-MARKERS = ("擦除标记姓名", "擦除标记雇主", "擦除标记咨询", "擦除标记反馈", "擦除标记电话")
+MARKERS = ("擦除标记姓名", "擦除标记雇主", "擦除标记咨询", "擦除标记反馈", "擦除标记欠薪地址", "擦除标记欠薪经过")
 
 # What each encrypted column is bound to (AES-GCM associated data).
 CONTEXTS = ("worker.phone", "enrollment.id_number", "enrollment.phone", "breakfast_roster.phone",
-            "breakfast_roster.id_number", "legal_aid.description", "legal_aid.contact_phone")
+            "breakfast_roster.id_number", "legal_aid.description", "legal_aid.contact_phone",
+            "arrears.work_address", "arrears.description")
 
 # Every table with a column that refers to workers, and what the erasure leaves there.
 WORKER_TABLES = {
     "enrollment_applications", "memberships", "breakfast_roster", "breakfast_checkins", "legal_aid_bookings",
-    "station_reports", "notifications",
+    "station_reports", "notifications", "arrears_reports",
 }
 
 
@@ -111,8 +113,17 @@ def test_erasure_reaches_every_feature_that_stores_personal_data(app, client):
                        json={"kind": "facility_broken", "comment": MARKERS[3]})
     assert resp.status_code == 201, resp.get_json()
 
+    # wage arrears: a report with the marker address and account, and a photo
+    resp = client.post("/api/v1/arrears/reports", headers=bearer(worker), json=report_body(
+        organization_id=org, work_address=MARKERS[4], description=MARKERS[5]))
+    assert resp.status_code == 201, resp.get_json()
+    report = resp.get_json()["id"]
+    resp = client.post(f"/api/v1/arrears/reports/{report}/evidence", headers=bearer(worker),
+                       data={"file": (io.BytesIO(png()), "evidence.png")}, content_type="multipart/form-data")
+    assert resp.status_code == 201, resp.get_json()
+
     before = _everything_stored(app)
-    for marker in MARKERS[:4]:
+    for marker in MARKERS:
         assert marker in before, marker  # the test really stored each one
     assert PHONE in before and ID_NUMBER in before
 
@@ -132,5 +143,11 @@ def test_erasure_reaches_every_feature_that_stores_personal_data(app, client):
                                                                                   "legal_aid_bookings")}
         db.session.remove()
     assert len(rows["breakfast_checkins"]) == 1 and len(rows["legal_aid_bookings"]) == 1
+    with app.app_context():
+        reports = db.session.execute(select(db.metadata.tables["arrears_reports"])).mappings().all()
+        photos = db.session.execute(select(db.metadata.tables["arrears_evidence"])).all()
+        db.session.remove()
+    assert [(float(r["amount_owed"]), r["workers_affected"], r["worker_id"]) for r in reports] == [(12000.5, 4, None)]
+    assert photos == []
     # and the token is gone with the account
     assert client.get("/api/v1/me", headers=bearer(worker)).status_code == 401
