@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI, build_app, clean
+from tests.enrollment import form
 from tests.helpers import make_org, make_staff
 from tests.support.servers import ROOT, ServiceProcess, free_port, wait_port
+from wechat import fake
 
 pytestmark = pytest.mark.postgres
 
@@ -124,8 +126,14 @@ def deployed(pg_server, redis_server, fake_wechat_url):
     assert upgrade.returncode == 0, upgrade.stderr[-2000:]
     service = ServiceProcess(env, workers=2, threads=4, name="deployed").start()
     nginx = Nginx(service.port)
+    # the notification worker, as the guide runs it beside the web processes
+    sender = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "notifications", "work",
+                               "--interval", "0.2"], cwd=ROOT, env=cli_env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     arranger = build_app(url, redis_server.url, fake_wechat_url, PII_KEY=env["PII_KEY"])
     yield {"nginx": nginx, "service": service, "env": env, "cli_env": cli_env, "arranger": arranger}
+    sender.terminate()
+    sender.wait(20)
     nginx.stop()
     service.stop()
 
@@ -242,3 +250,40 @@ def test_a_configuration_error_is_one_line_and_a_non_zero_exit(env, says, comman
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("configuration error:") and says in lines[0], done.stderr
+
+
+def test_an_approval_reaches_the_worker_through_the_notification_worker(site, redis_client):
+    """Through nginx: a worker applies, a reviewer approves; the notification worker
+    beside the service sends the WeChat message, and /metrics shows the backlog empty."""
+    arranger, nginx = site["arranger"], site["nginx"]
+    org = make_org(arranger, "扬州市总工会")
+    make_staff(arranger, "deployed_reviewer", "enrollment_reviewer", org)
+    status, _, body = nginx.request("POST", "/api/v1/auth/wechat/login", source="127.0.0.10",
+                                    body={"code": "dev-deployedworker.1"})
+    worker = {"Authorization": f"Bearer {body['token']}"}
+    assert nginx.request("POST", "/api/v1/auth/wechat/phone", source="127.0.0.10", headers=worker,
+                         body={"code": "phone-13952719955"})[0] == 200
+    status, _, application = nginx.request("POST", "/api/v1/enrollment/applications", source="127.0.0.10",
+                                           headers=worker, body=form(org, phone="13952719955"))
+    assert status == 201, application
+    status, _, body = nginx.request("POST", "/api/v1/auth/staff/login", source="127.0.0.11",
+                                    body={"username": "deployed_reviewer", "password": "Passw0rd!"})
+    reviewer = {"Authorization": f"Bearer {body['token']}"}
+    status, _, approved = nginx.request("POST", f"/api/v1/admin/enrollment/applications/{application['id']}/approve",
+                                        source="127.0.0.11", headers=reviewer)
+    assert status == 200 and approved["status"] == "approved", approved
+    deadline = time.monotonic() + 60
+    while not fake.sent_messages(redis_client):
+        assert time.monotonic() < deadline, "the notification worker sent nothing"
+        time.sleep(0.1)
+    [message] = fake.sent_messages(redis_client)
+    assert message["touser"] == "fake-deployedworker"
+    deadline = time.monotonic() + 30
+    while True:
+        text = nginx.request("GET", "/metrics")[2]
+        if re.search(r"^notifications_pending 0(\.0)?$", text, re.M):
+            break
+        assert time.monotonic() < deadline, "the backlog stayed above zero"
+        time.sleep(0.1)
+    counted = re.findall(r'^service_events_total\{event="application",outcome="ok"\} (\S+)$', text, re.M)
+    assert counted and float(counted[0]) >= 1
