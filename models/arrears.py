@@ -33,8 +33,18 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, unique_where
@@ -104,9 +114,9 @@ class ArrearsCase(db.Model):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
-    reports: Mapped[list["ArrearsReport"]] = relationship(
+    reports: Mapped[list[ArrearsReport]] = relationship(
         back_populates="case", order_by="ArrearsReport.id", lazy="selectin")
-    events: Mapped[list["ArrearsEvent"]] = relationship(
+    events: Mapped[list[ArrearsEvent]] = relationship(
         primaryjoin="ArrearsCase.id == foreign(ArrearsEvent.case_id)", order_by="ArrearsEvent.id",
         lazy="selectin", viewonly=True)
 
@@ -133,7 +143,7 @@ class ArrearsCase(db.Model):
         return len(self.reports)
 
     @property
-    def progress(self) -> list["ArrearsEvent"]:
+    def progress(self) -> list[ArrearsEvent]:
         """The case's own steps (opened, transitions, collective), oldest first."""
         return [e for e in self.events if e.report_id is None]
 
@@ -184,9 +194,9 @@ class ArrearsReport(db.Model):
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
     worker: Mapped[Worker | None] = relationship(lazy="select")
     case: Mapped[ArrearsCase | None] = relationship(back_populates="reports", lazy="select")
-    evidence: Mapped[list["ArrearsEvidence"]] = relationship(
+    evidence: Mapped[list[ArrearsEvidence]] = relationship(
         back_populates="report", order_by="ArrearsEvidence.id", lazy="selectin")
-    events: Mapped[list["ArrearsEvent"]] = relationship(
+    events: Mapped[list[ArrearsEvent]] = relationship(
         primaryjoin="ArrearsReport.id == foreign(ArrearsEvent.report_id)", order_by="ArrearsEvent.id",
         lazy="selectin", viewonly=True)
 
@@ -199,7 +209,7 @@ class ArrearsReport(db.Model):
         return self.status == "submitted" and self.evidence_count < EVIDENCE_MAX_FILES
 
     @property
-    def timeline(self) -> list["ArrearsEvent"]:
+    def timeline(self) -> list[ArrearsEvent]:
         """What the worker sees: the report's own steps, then its case's progress, in order."""
         steps = list(self.events)
         if self.case is not None:

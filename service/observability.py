@@ -18,8 +18,15 @@ import os
 import time
 
 from flask import Blueprint, Response, abort, current_app, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
-                               multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
@@ -92,7 +99,7 @@ class _OutboxCollector:
         age = 0.0
         if first is not None:
             if first.tzinfo is None:
-                first = first.replace(tzinfo=dt.timezone.utc)
+                first = first.replace(tzinfo=dt.UTC)
             age = max(0.0, (clock.now() - first).total_seconds())
         backlog.add_metric([], count)
         oldest.add_metric([], age)

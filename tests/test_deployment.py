@@ -35,7 +35,8 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 def production_env(pg_url: str, redis_url: str, wechat_url: str, **extra) -> dict[str, str]:
     env = {"APP_ENV": "production", "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "WECHAT_API_BASE": wechat_url,
            "WECHAT_APPID": "wx0000000000000000", "SECRET_KEY": secrets.token_urlsafe(32),
-           "PII_KEY": secrets.token_urlsafe(32), "QR_KEY": secrets.token_urlsafe(32), "WECHAT_SECRET": secrets.token_urlsafe(32)}
+           "PII_KEY": secrets.token_urlsafe(32), "QR_KEY": secrets.token_urlsafe(32),
+           "WECHAT_SECRET": secrets.token_urlsafe(32)}
     env.update(extra)
     return env
 
@@ -116,7 +117,8 @@ http {{
 def deployed(pg_server, redis_server, fake_wechat_url):
     """PostgreSQL migrated by ``flask db upgrade`` (as the guide says), gunicorn in
     production behind nginx with ``PROXY_HOPS=1``, JSON logs and a tight login limit."""
-    url = pg_server.create_database(f"deployed_{secrets.token_hex(4)}") if pg_server else os.environ["TEST_DATABASE_URL"]
+    name = f"deployed_{secrets.token_hex(4)}"
+    url = pg_server.create_database(name) if pg_server else os.environ["TEST_DATABASE_URL"]
     env = production_env(url, redis_server.url, fake_wechat_url, PROXY_HOPS="1", LOG_FORMAT="json",
                          RATELIMIT_LOGIN="3 per minute", GUNICORN_ACCESSLOG="-")
     cli_env = {k: v for k, v in ServiceProcess({}).env.items()}

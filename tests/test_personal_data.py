@@ -18,7 +18,7 @@ from service.common import clock, pii
 from tests.arrears.helpers import png, report_body
 from tests.breakfast.helpers import create_point, quick_staff_token, scene_of
 from tests.enrollment import apply, make_id
-from tests.helpers import bearer, bind_phone, login_worker, make_org
+from tests.helpers import bearer, bind_phone, login_worker
 from tests.legal_aid.helpers import World
 
 PHONE = "13952719977"

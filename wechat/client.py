@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from typing import Optional
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -51,7 +50,7 @@ def normalize_api_base(api_base: str) -> str:
     return base.rstrip("/") + "/"
 
 
-def _token_in_request(request) -> Optional[str]:
+def _token_in_request(request) -> str | None:
     """The access_token query parameter of a prepared request, if any."""
     url = getattr(request, "url", None)
     if not url:
@@ -111,7 +110,7 @@ class RoutedWeChatClient(WeChatClient):
             return token
         return self.fetch_access_token()
 
-    def fetch_access_token(self, stale: Optional[str] = None) -> str:
+    def fetch_access_token(self, stale: str | None = None) -> str:
         """Return a valid access token, fetching one only when Redis holds none.
 
         ``stale``: a token WeChat just rejected; it is not returned again and is
@@ -306,7 +305,7 @@ class WeChatGateway:
         return info
 
     def send_subscribe_message(self, openid: str, template_id: str, data: dict,
-                               page: Optional[str] = None) -> None:
+                               page: str | None = None) -> None:
         """Send a subscribe message (``cgi-bin/message/subscribe/send``).
 
         ``data`` like ``{"thing1": {"value": "..."}}``. Missing openid,
@@ -320,7 +319,7 @@ class WeChatGateway:
             self._with_token(lambda: self.client.wxa.send_subscribe_message(
                 openid, template_id, data, page=page))
 
-    def get_wxa_code_unlimited(self, scene: str, page: Optional[str] = None, width: int = 430) -> bytes:
+    def get_wxa_code_unlimited(self, scene: str, page: str | None = None, width: int = 430) -> bytes:
         """Make a mini-program code (``wxa/getwxacodeunlimit``) and return its PNG bytes.
 
         WeChat answers an image on success and errcode JSON on failure (raised

@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import os
-from typing import Optional
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -20,7 +19,7 @@ from .errors import WeChatDecryptError
 _BLOCK_BITS = 128
 
 
-def _b64(value, what: str, length: Optional[int] = None) -> bytes:
+def _b64(value, what: str, length: int | None = None) -> bytes:
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     if not isinstance(value, str) or not value.strip():
@@ -66,7 +65,7 @@ def decrypt_user_data(session_key_b64: str, encrypted_data_b64: str, iv_b64: str
     return result
 
 
-def encrypt_user_data(session_key_b64: str, data: dict, iv_b64: Optional[str] = None) -> tuple[str, str]:
+def encrypt_user_data(session_key_b64: str, data: dict, iv_b64: str | None = None) -> tuple[str, str]:
     """The inverse of :func:`decrypt_user_data`, for the fake WeChat and tests.
 
     Returns ``(encrypted_data_b64, iv_b64)``; a random iv is drawn when none is

@@ -13,7 +13,7 @@ import io
 import itertools
 import tempfile
 import zipfile
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote
 
 from flask import Response, current_app
@@ -127,7 +127,8 @@ def _csv_rows(raw: bytes):
     try:
         yield from reader
     except csv.Error:
-        raise TableError({"file": [f"CSV 文件第 {reader.line_num} 行格式有误（如引号不成对），请检查后重新导出"]}) from None
+        message = f"CSV 文件第 {reader.line_num} 行格式有误（如引号不成对），请检查后重新导出"
+        raise TableError({"file": [message]}) from None
 
 
 def _check_zip(raw: bytes) -> None:
