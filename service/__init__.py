@@ -12,12 +12,12 @@ from werkzeug.routing import IntegerConverter
 
 from config import load_config
 from models import db
-from service import cli, console, docs, errors, health, observability
+from service import cli, console, docs, errors, health, observability, pii_rotation
 from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
-from service.common.logjson import JsonFormatter
 from service.common.http import add_cors_headers, add_security_headers, handle_preflight
+from service.common.logjson import JsonFormatter
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
@@ -28,6 +28,7 @@ from service.stations import commands as stations_commands
 from service.stations import views as stations_views
 from service.stats import views as stats_views
 from service.wechat_gateway import wechat_gateway
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -172,5 +173,5 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     for command in (cli.staff_cli, cli.seed_demo, stations_commands.stations_cli,
-                    notifications_commands.notifications_group):
+                    notifications_commands.notifications_group, pii_rotation.pii_cli):
         app.cli.add_command(command)
