@@ -241,6 +241,23 @@ def metrics_networks(cfg: dict) -> list:
             for item in str(cfg.get("METRICS_ALLOW") or "").split(",") if item.strip()]
 
 
+def old_pii_keys(cfg: dict) -> dict[int, str]:
+    """``PII_OLD_KEYS`` (``"1:<key>,2:<key>"``) as {version: key}: versions are whole
+    numbers other than ``PII_KEY_VERSION``, each once; raises ValueError otherwise."""
+    keys: dict[int, str] = {}
+    for item in str(cfg.get("PII_OLD_KEYS") or "").split(","):
+        if not item.strip():
+            continue
+        version, sep, secret = item.partition(":")
+        if not sep or not version.strip().isdigit() or not secret.strip():
+            raise ValueError("write each old key as <version>:<key>, separated by commas")
+        number = int(version)
+        if number == int(cfg["PII_KEY_VERSION"]) or number in keys:
+            raise ValueError(f"key version {number} is given twice (or is PII_KEY_VERSION)")
+        keys[number] = secret.strip()
+    return keys
+
+
 def check_profile(cfg: dict) -> None:
     """What no profile may run with, one line each: development is for SQLite alone
     (a production database reached without APP_ENV=production would get the fake
@@ -255,6 +272,10 @@ def check_profile(cfg: dict) -> None:
         metrics_networks(cfg)
     except ValueError as exc:
         raise ConfigError(f"METRICS_ALLOW is not valid: {exc}") from None
+    try:
+        old_pii_keys(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"PII_OLD_KEYS is not valid: {exc}") from None
     database = str(cfg.get("SQLALCHEMY_DATABASE_URI") or "")
     if env == "development" and database and not database.startswith("sqlite"):
         raise ConfigError("APP_ENV is development (the default), which runs on SQLite only; "

@@ -253,12 +253,12 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
     reviewer = staff_token(app, client, "enrollment_reviewer", world.org)
     legal = quick_staff_token(app, "legal_aid_staff", world.org)
     for q in (alice_id_number, form_phone, "张三"):
-        resp = call("GET", "/api/v1/admin/enrollment/applications", reviewer, query_string={"q": q})
+        resp = call("POST", "/api/v1/admin/enrollment/applications/search", reviewer, json={"q": q})
         assert resp.status_code == 200 and resp.get_json()["total"] == 1, q
     assert call("GET", f"/api/v1/enrollment/applications/{application}", reviewer).status_code == 200
     assert call("POST", f"/api/v1/admin/enrollment/applications/{application}/approve", reviewer).status_code == 200
     assert call("GET", "/api/v1/enrollment/membership", alice).status_code == 200
-    resp = call("GET", "/api/v1/admin/enrollment/members.xlsx", reviewer, query_string={"q": alice_id_number})
+    resp = call("POST", "/api/v1/admin/enrollment/members.xlsx", reviewer, json={"q": alice_id_number})
     assert resp.status_code == 200 and "张三" in _xlsx_text(resp.data)
     resp = call("GET", "/api/v1/admin/enrollment/members.xlsx", world.admin, query_string={"full": 1},
                 secret_ok=True)
@@ -268,7 +268,8 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
     resp = call("GET", f"/api/v1/admin/legal-aid/providers/{world.lawyer}/day-sheet.xlsx", legal,
                 query_string={"date": (NOW + dt.timedelta(days=1)).date().isoformat()})
     assert resp.status_code == 200
-    assert call("GET", "/api/v1/admin/breakfast/roster", world.admin, query_string={"q": bound_phone}).status_code == 200
+    assert call("POST", "/api/v1/admin/breakfast/roster/search", world.admin,
+                json={"q": bound_phone}).status_code == 200
     assert call("GET", "/api/v1/admin/breakfast/report", world.admin,
                 query_string={"month": "2026-03"}).status_code == 200
     assert call("GET", "/api/v1/admin/audit-log", world.admin, query_string={"per_page": 100}).status_code == 200

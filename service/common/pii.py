@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
+from config import old_pii_keys
+
 log = logging.getLogger(__name__)
 
 
@@ -46,11 +48,7 @@ def keyring() -> KeyRing:
     ring = current_app.extensions.get("pii_keys")
     if ring is None:
         cfg = current_app.config
-        secrets = {int(cfg["PII_KEY_VERSION"]): cfg["PII_KEY"]}
-        for item in (cfg["PII_OLD_KEYS"] or "").split(","):
-            if ":" in item:
-                version, secret = item.split(":", 1)
-                secrets.setdefault(int(version), secret.strip())
+        secrets = {int(cfg["PII_KEY_VERSION"]): cfg["PII_KEY"], **old_pii_keys(cfg)}
         ring = KeyRing(int(cfg["PII_KEY_VERSION"]),
                        {v: _derive(s, b"pii-aes-gcm") for v, s in secrets.items()},
                        {v: _derive(s, b"pii-blind-index") for v, s in secrets.items()})

@@ -35,10 +35,16 @@ def enqueue(worker_id: int, kind: str, data: dict, *, send_after: dt.datetime | 
 
 
 def cancel_pending(dedupe_key: str) -> None:
-    """Withdraw a message not yet sent (e.g. the reminder of a cancelled booking)."""
-    note = db.session.scalar(select(Notification).where(Notification.dedupe_key == dedupe_key))
-    if note is not None and note.status == "pending":
-        note.status = "cancelled"
+    """Withdraw a message not yet sent (e.g. the reminder of a cancelled booking).
+
+    One conditional UPDATE of a ``pending`` row, claimed by a sender or not: the
+    sender checks the row is still ``pending`` as it starts sending, so a
+    withdrawn message is never sent, and a message already ``sending`` or
+    ``sent`` is never marked withdrawn."""
+    db.session.execute(
+        update(Notification).where(Notification.dedupe_key == dedupe_key, Notification.status == "pending")
+        .values(status="cancelled", last_error="withdrawn")
+        .execution_options(synchronize_session=False))
 
 
 def _jsonable(data: dict) -> dict:

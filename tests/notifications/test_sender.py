@@ -11,9 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-
 from service.common import clock
 from tests.helpers import bearer, login_worker
+from tests.legal_aid.helpers import NOW, World, at, book
 from wechat import fake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def send(app, **kwargs):
 def test_values_are_trimmed_and_formatted_per_keyword_type():
     from service.notifications.sender import format_data
 
-    at = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)  # 09:30 in Shanghai
+    at = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)  # 09:30 in Shanghai
     data = format_data({
         "thing1": "工会入会申请审核结果通知，请您及时查看并保存会员证",
         "phrase2": "审核已经通过了",
@@ -231,6 +231,76 @@ def test_two_senders_deliver_each_message_exactly_once(pg_app, pg_client, redis_
     assert sorted(sent) == sorted(f"消息{n}" for n in range(40))
     assert set(statuses(pg_app).values()) == {("sent", 1)}
     assert len(notes) == 40
+
+
+def test_a_reminder_withdrawn_after_the_sender_claimed_it_is_not_sent(app, client, redis_client):
+    from models import db
+    from service.notifications.sender import PassResult, claim, send_one
+
+    clock.freeze(NOW)
+    world = World(app, client)
+    alice = login_worker(client, "withdrawn")
+    booking = book(client, alice, world.slot(at(5, 10))).get_json()
+    clock.freeze(at(4, 11))  # the reminder is due; the booking can still be cancelled
+    with app.app_context():
+        token, claimed = claim(10)  # the sender holds the confirmation and the reminder ...
+        db.session.remove()
+    assert len(claimed) == 2
+    resp = client.post(f"/api/v1/legal-aid/bookings/{booking['id']}/cancel", headers=bearer(alice))
+    assert resp.status_code == 200  # ... when the worker cancels, which withdraws the reminder
+    result = PassResult()
+    with app.app_context():
+        for note_id in claimed:
+            send_one(note_id, token, result)
+        db.session.remove()
+    assert result.sent == 1
+    assert [m["template_id"] for m in fake.sent_messages(redis_client)] == [
+        app.config["NOTIFY_TEMPLATES"]["booking_confirmed"]]
+    assert sorted(s for s, _ in statuses(app).values()) == ["cancelled", "sent"]
+
+
+def test_a_withdrawal_racing_the_sender_either_stops_the_message_or_leaves_it_sent(pg_app, pg_client, redis_client):
+    """Whatever the interleaving, the outbox tells the truth: ``sent`` exactly when WeChat
+    got the message, ``cancelled`` exactly when it did not."""
+    from models import db
+    from service.notifications.outbox import cancel_pending
+    from service.notifications.sender import PassResult, claim, send_one
+
+    worker, _ = worker_id(pg_client, "racer")
+    outcomes = []
+    for n in range(12):
+        note = owe(pg_app, worker, "booking_reminder", {"thing1": "法律咨询", "time2": clock.now()},
+                   dedupe_key=f"booking-reminder:{n}")
+        with pg_app.app_context():
+            token, claimed = claim(10)
+            db.session.remove()
+        assert claimed == [note]
+        barrier = threading.Barrier(2)
+
+        def sender():
+            with pg_app.app_context():
+                barrier.wait()
+                send_one(note, token, PassResult())
+                db.session.remove()
+
+        def withdrawal():
+            with pg_app.app_context():
+                barrier.wait()
+                cancel_pending(f"booking-reminder:{n}")
+                db.session.commit()
+                db.session.remove()
+
+        threads = [threading.Thread(target=sender), threading.Thread(target=withdrawal)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        received = len(fake.sent_messages(redis_client))
+        fake.reset(redis_client)
+        status = statuses(pg_app)[note][0]
+        outcomes.append(status)
+        assert (status, received) in (("sent", 1), ("cancelled", 0)), (n, status, received)
+    assert set(outcomes) <= {"sent", "cancelled"}
 
 
 # --- the commands ----------------------------------------------------------------------
