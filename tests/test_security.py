@@ -281,8 +281,9 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
 
     session_key = fake.session_key_for("secalice")
     staff_tokens = [reviewer, legal, world.admin]
-    secrets = {"ID number": alice_id_number, "roster ID number": roster_id_number, "bad ID number": bad_id_number, "bound phone": bound_phone,
-               "form phone": form_phone, "contact phone": contact_phone, "WeChat session_key": session_key,
+    secrets = {"ID number": alice_id_number, "roster ID number": roster_id_number, "bad ID number": bad_id_number,
+               "bound phone": bound_phone, "form phone": form_phone, "contact phone": contact_phone,
+               "WeChat session_key": session_key,
                "worker token": alice, **{f"staff token {i}": t for i, t in enumerate(staff_tokens)}}
     assert session_key not in login_body and session_key not in mine
     leaks = [f"{name} in the response to {what}" for what, text in bodies
@@ -416,7 +417,8 @@ def test_a_worker_never_reaches_another_workers_records(app, client, world):
     bob = world.eligible("bob", "13952710002")
     own = {"application": world.application(alice, id_number()).get_json()["id"],
            "booking": world.booking(alice, contact_phone="13952710001").get_json()["id"]}
-    assert client.post("/api/v1/breakfast/checkins", headers=bearer(alice), json={"scene": world.scene}).status_code == 201
+    resp = client.post("/api/v1/breakfast/checkins", headers=bearer(alice), json={"scene": world.scene})
+    assert resp.status_code == 201
     alice_before = client.get("/api/v1/me/data", headers=bearer(alice)).get_json()
 
     routes = _worker_id_routes(app)
@@ -443,7 +445,8 @@ def test_a_worker_never_reaches_another_workers_records(app, client, world):
     assert client.get(f"/api/v1/legal-aid/bookings/{own['booking']}",
                       headers=bearer(alice)).get_json()["status"] == "booked"
     # Bob's own check-in still works: Alice's did not count against him
-    assert client.post("/api/v1/breakfast/checkins", headers=bearer(bob), json={"scene": world.scene}).status_code == 201
+    resp = client.post("/api/v1/breakfast/checkins", headers=bearer(bob), json={"scene": world.scene})
+    assert resp.status_code == 201
 
 
 # --- hostile input: never a 500, on either database -------------------------------------------------
@@ -466,8 +469,8 @@ def test_text_no_database_can_store_is_a_422_not_a_500(app, client, world):
         ("POST", "/api/v1/auth/staff/login", {}, '{"username": "\\udfff", "password": "x"}', "username"),
         ("POST", f"/api/v1/stations/{world.station}/reports", w, {"kind": "other", "comment": "坏了\x00"},
          "comment"),
-        ("POST", "/api/v1/admin/organizations", h, {"name": "工会", "occupations": [[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]},
-         "occupations"),
+        ("POST", "/api/v1/admin/organizations", h,
+         {"name": "工会", "occupations": [[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]}, "occupations"),
         ("GET", "/api/v1/admin/audit-log?action=a%00", h, None, "action"),
         ("GET", "/api/v1/admin/enrollment/applications?q=%E5%BC%A0%00", h, None, "q"),
         ("GET", "/api/v1/admin/breakfast/roster?q=139%00", h, None, "q"),
