@@ -23,6 +23,7 @@ from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
 from service.legal_aid import views as legal_aid_views
 from service.notifications import commands as notifications_commands
+from service.notifications import views as notifications_views
 from service.organizations import views as organizations_views
 from service.stations import commands as stations_commands
 from service.stations import views as stations_views
@@ -159,7 +160,7 @@ def register_blueprints(app: Flask) -> None:
     """Every blueprint, by name: the API's under ``/api/v1`` (documented in the
     OpenAPI document), then the probes, the docs' assets and the staff console."""
     for blp in (auth_views.blp, organizations_views.blp, enrollment_views.blp, legal_aid_views.blp,
-                stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp):
+                stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp, notifications_views.blp):
         api.register_blueprint(blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(observability.blp)

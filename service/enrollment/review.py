@@ -132,20 +132,20 @@ def _queue_result_message(application: EnrollmentApplication, approved: bool, at
                           member_no: str | None = None) -> None:
     """The "入会申请结果" subscribe message, in the caller's transaction.
 
-    Template keywords: thing1 申请事项, thing2 工会组织, phrase3 审核结果,
-    time4 审核时间, thing5 备注 (member number, or the reason of a rejection).
+    Named values (docs/contract.md §8): matter 申请事项, organization 工会组织,
+    result 审核结果, reviewed_at 审核时间, remark 备注 (the member number, or the
+    reason of a rejection), application_id.
     """
-    data = {
-        "thing1": "工会入会申请",
-        "thing2": application.organization.name,
-        "phrase3": "已通过" if approved else "未通过",
-        "time4": at,
-        "thing5": f"会员编号{member_no}" if approved else (application.reject_reason or "请查看申请详情"),
+    values = {
+        "matter": "工会入会申请",
+        "organization": application.organization.name,
+        "result": "已通过" if approved else "未通过",
+        "reviewed_at": at,
+        "remark": f"会员编号{member_no}" if approved else (application.reject_reason or "请查看申请详情"),
+        "application_id": application.id,
     }
-    page = ("pages/enrollment/card/index" if approved
-            else f"pages/enrollment/application/index?id={application.id}")
-    enqueue(application.worker_id, "enrollment_approved" if approved else "enrollment_rejected", data,
-            page=page, dedupe_key=f"enrollment:{application.id}:result")
+    enqueue(application.worker_id, "enrollment_approved" if approved else "enrollment_rejected", values,
+            dedupe_key=f"enrollment:{application.id}:result")
 
 
 def _approve(application: EnrollmentApplication, staff_id: int | None, now: dt.datetime) -> Membership:

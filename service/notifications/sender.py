@@ -14,8 +14,8 @@ One pass (``send_due``) claims due rows in batches and sends each:
    (``outbox.cancel_pending`` changes ``pending`` rows only) is not sent; one
    already ``sending`` is never marked withdrawn.
 3. **Send** through ``wechat_gateway.send_subscribe_message`` with the
-   template of ``NOTIFY_TEMPLATES[kind]`` and values trimmed and formatted per
-   WeChat's keyword types (:func:`format_data`).
+   template configured for the kind, each named value put in its keyword and
+   trimmed and formatted per WeChat's keyword types (``templates.render``).
 4. **Record** the outcome where the claim token is still ours and the row is
    ``sending``: ``sent``;
    ``refused`` on 43101 (final); ``failed`` on 47003 or another final error
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -41,89 +40,11 @@ from sqlalchemy import and_, or_, select, update
 
 from models import Notification, Worker, db
 from service.common import clock
+from service.notifications import templates
 from service.wechat_gateway import wechat_gateway
 from wechat.errors import WeChatError, WeChatUserRefused
 
 log = logging.getLogger(__name__)
-
-# WeChat subscribe-message keyword types → the most characters a value may have.
-LIMITS = {
-    "thing": 20,
-    "phrase": 5,
-    "name": 10,
-    "character_string": 32,
-    "number": 32,
-    "letter": 32,
-    "symbol": 5,
-    "amount": 10,
-    "phone_number": 17,
-    "car_number": 8,
-}
-_KEY_TYPE = re.compile(r"^([a-z_]+?)\d*$")
-EMPTY = {"thing": "无", "phrase": "无", "name": "无"}
-
-
-# --- formatting -------------------------------------------------------------------
-
-def keyword_type(key: str) -> str:
-    """``thing1`` → ``thing``; ``character_string2`` → ``character_string``."""
-    match = _KEY_TYPE.match(key)
-    return match.group(1) if match else key
-
-
-def _as_datetime(value) -> dt.datetime | None:
-    if isinstance(value, dict):
-        value = value.get("datetime") or value.get("date")
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(0), tzinfo=clock.SHANGHAI)
-    elif isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if len(value) == 10:  # a bare date
-            return moment.replace(tzinfo=clock.SHANGHAI)
-    else:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=clock.SHANGHAI)
-    return moment.astimezone(clock.SHANGHAI)
-
-
-def format_value(key: str, value) -> str:
-    """One keyword's value as WeChat accepts it.
-
-    ``time*`` → ``YYYY年MM月DD日 HH:mm`` and ``date*`` → ``YYYY年MM月DD日``
-    (Asia/Shanghai); text types cut to WeChat's length (``thing`` 20,
-    ``phrase`` 5, ``name`` 10, ``character_string``/``number`` 32 …), a
-    ``thing`` ending in "…" when cut.
-    """
-    kind = keyword_type(key)
-    if kind in ("time", "date"):
-        moment = _as_datetime(value)
-        if moment is None:
-            return str(value or "")[:20] or "-"
-        return moment.strftime("%Y年%m月%d日 %H:%M" if kind == "time" else "%Y年%m月%d日")
-    if isinstance(value, dict):
-        moment = _as_datetime(value)
-        value = moment.strftime("%Y年%m月%d日 %H:%M") if moment else ""
-    text = " ".join(str(value if value is not None else "").split())
-    if not text:
-        return EMPTY.get(kind, "-")
-    limit = LIMITS.get(kind)
-    if limit is None or len(text) <= limit:
-        return text
-    if kind == "thing":
-        return text[:limit - 1] + "…"
-    return text[:limit]
-
-
-def format_data(data: dict) -> dict:
-    """The outbox row's data → WeChat's ``{"thing1": {"value": "…"}, …}``."""
-    return {key: {"value": format_value(key, value)} for key, value in (data or {}).items()}
-
 
 # --- one pass ---------------------------------------------------------------------
 
@@ -241,8 +162,8 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         if _finish(note_id, token, status="cancelled", last_error="worker erased or without openid"):
             result.cancelled += 1
         return
-    template_id = (current_app.config["NOTIFY_TEMPLATES"] or {}).get(kind)
-    if not template_id:
+    message = templates.render(kind, data or {})
+    if message is None:
         log.error("notification %s: no template configured for kind %s", note_id, kind)
         if _finish(note_id, token, status="failed", last_error=f"no template for kind {kind}"):
             result.failed += 1
@@ -255,7 +176,7 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         log.info("notification %s (%s) withdrawn before it was sent", note_id, kind)
         return
     try:
-        wechat_gateway.send_subscribe_message(openid, template_id, format_data(data), page=page)
+        wechat_gateway.send_subscribe_message(openid, *message, page=page)
     except WeChatUserRefused as err:
         if _finish(note_id, token, "sending", status="refused", last_errcode=err.errcode, last_error=err.code):
             result.refused += 1

@@ -83,7 +83,7 @@ def test_apply_approve_card_and_the_wechat_message(app, client, city, redis_clie
     assert len(messages) == 1
     message = messages[0]
     assert message["touser"] == "fake-xiaoming"
-    assert message["template_id"] == app.config["NOTIFY_TEMPLATES"]["enrollment_approved"]
+    assert message["template_id"] == app.config["NOTIFY_TEMPLATES"]["enrollment_approved"]["template_id"]
     assert message["data"]["phrase3"]["value"] == "已通过"
     assert message["data"]["thing2"]["value"] == "广陵区总工会"
     assert message["data"]["time4"]["value"] == "2026年03月02日 09:30"
