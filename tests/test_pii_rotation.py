@@ -14,19 +14,19 @@ from __future__ import annotations
 import io
 import itertools
 import secrets
+import threading
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from config import ConfigError, load_config
 from service.common import clock
 from tests.breakfast.helpers import quick_staff_token, roster_csv, upload
 from tests.conftest import build_app
 from tests.enrollment import apply, make_id, quick_staff
 from tests.helpers import bearer, bind_phone, error_code, login_worker, make_org
 from tests.legal_aid.helpers import NOW, World, at, book
-
-pytestmark = pytest.mark.postgres
 
 KEY_1 = secrets.token_urlsafe(32)
 KEY_2 = secrets.token_urlsafe(32)
@@ -205,3 +205,67 @@ def test_a_value_whose_key_is_gone_is_reported_and_fails_the_command(keyed):
     assert "keep the old key in PII_OLD_KEYS" in result.output
     assert rotate(keyed["key 2, key 1 old"]).exit_code == 0
     assert stored_versions(keyed["key 2 alone"]) == {"v2"}
+
+
+def test_the_rotation_never_undoes_what_the_service_writes_meanwhile(keyed):
+    """Workers re-binding their phones and applying while the rotation runs: every new
+    phone stays (the rotation's conditional updates leave rows the service rewrote),
+    and a duplicate ID number is refused throughout."""
+    old_app, app = keyed["key 1"], keyed["key 2, key 1 old"]
+    client = old_app.test_client()
+    city = make_org(old_app, "扬州市总工会")
+    pending_id = make_id("19850505")
+    assert apply(client, login_worker(client, "first"), city, id_number=pending_id).status_code == 201
+    workers = []
+    for n in range(8):
+        token = login_worker(client, f"rebinder{n}")
+        bind_phone(client, token, f"1370000{n:04d}")
+        workers.append(token)
+    barrier = threading.Barrier(len(workers) + 4)
+    answers, errors = [], []
+
+    def rebind(token: str, n: int) -> None:
+        c = app.test_client()
+        barrier.wait()
+        resp = c.post("/api/v1/auth/wechat/phone", json={"code": f"phone-1380000{n:04d}"}, headers=bearer(token))
+        answers.append(resp.status_code)
+
+    def duplicate(n: int) -> None:
+        c = app.test_client()
+        token = login_worker(c, f"duplicate{n}")
+        barrier.wait()
+        resp = apply(c, token, city, id_number=pending_id)
+        answers.append((resp.status_code, error_code(resp)))
+
+    def rotation() -> None:
+        barrier.wait()
+        result = rotate(app, "--batch-size", "1")
+        if result.exit_code != 0:
+            errors.append(result.output)
+
+    threads = ([threading.Thread(target=rebind, args=(t, n)) for n, t in enumerate(workers)]
+               + [threading.Thread(target=duplicate, args=(n,)) for n in range(3)]
+               + [threading.Thread(target=rotation)])
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert sorted(answers, key=str) == sorted([200] * len(workers) + [(409, "application_pending")] * 3, key=str)
+    assert rotate(app).exit_code == 0  # whatever the service wrote under key 2 meanwhile is left as it is
+    after = keyed["key 2 alone"].test_client()
+    for n, token in enumerate(workers):
+        assert after.get("/api/v1/me/data", headers=bearer(token)).get_json()["account"]["phone"] == f"1380000{n:04d}"
+    assert stored_versions(app) == {"v2"}
+
+
+@pytest.mark.parametrize("old_keys, says", [
+    ("k" * 40, "write each old key as <version>:<key>"),
+    ("one:" + "k" * 40, "write each old key as <version>:<key>"),
+    ("2:" + "k" * 40, "key version 2 is given twice (or is PII_KEY_VERSION)"),
+    ("1:" + "k" * 40 + ",1:" + "j" * 40, "key version 1 is given twice"),
+])
+def test_old_keys_are_checked_at_start(old_keys, says):
+    with pytest.raises(ConfigError) as err:
+        load_config("testing", {"PII_KEY_VERSION": 2, "PII_OLD_KEYS": old_keys})
+    assert str(err.value).startswith("PII_OLD_KEYS is not valid: ") and says in str(err.value)
