@@ -97,14 +97,26 @@ INDEXES = (
 )
 
 
+REWRITTEN, CHANGED, FAILED = "rewritten", "changed", "failed"
+
+
 @dataclass
 class Progress:
-    """What one column's pass did."""
+    """What one column's pass did: values rewritten, values the service itself rewrote
+    between the read and the update (left as they are), values that could not be."""
 
     name: str
     rewritten: int = 0
+    changed: int = 0
     failed: int = 0
     batches: int = 0
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def __str__(self) -> str:
+        changed = f", {self.changed} rewritten by the service meanwhile" if self.changed else ""
+        return f"{self.rewritten} rewritten, {self.failed} failed{changed}"
 
 
 def _name(column: InstrumentedAttribute) -> str:
@@ -131,38 +143,39 @@ def _index_rows(spec: Index, prefix: str, after: int, size: int) -> list:
         stmt.where(_stale(spec.column, prefix), model.id > after).order_by(model.id).limit(size)).all()
 
 
-def _reseal(spec: Sealed, row_id: int, old: str) -> bool:
-    """One row's value encrypted again under the current key; False when it cannot be."""
+def _update(column: InstrumentedAttribute, row_id: int, old: str, values: dict) -> str:
+    """One row's values written where ``column`` still holds ``old``."""
+    model = column.class_
+    result = db.session.execute(update(model).where(model.id == row_id, column == old).values(**values)
+                                .execution_options(synchronize_session=False))
+    return REWRITTEN if result.rowcount == 1 else CHANGED
+
+
+def _reseal(spec: Sealed, row_id: int, old: str) -> str:
+    """One row's value encrypted again under the current key."""
     try:
         plain = pii.decrypt(old, spec.context)
     except Exception:
         log.warning("pii rotate: %s of row %s does not decrypt (key version %s)", _name(spec.column), row_id,
                     pii.key_version(old))
-        return False
+        return FAILED
     new = pii.encrypt(plain, spec.context)
     values = {spec.column.key: new}
     if spec.version_column is not None:
         values[spec.version_column.key] = pii.key_version(new)
-    model = spec.column.class_
-    db.session.execute(update(model).where(model.id == row_id, spec.column == old).values(**values)
-                       .execution_options(synchronize_session=False))
-    return True
+    return _update(spec.column, row_id, old, values)
 
 
-def _reindex(spec: Index, row_id: int, old: str, source: str | None) -> bool:
-    """One row's blind index computed again under the current key; False when it cannot be."""
+def _reindex(spec: Index, row_id: int, old: str, source: str | None) -> str:
+    """One row's blind index computed again under the current key, from its source value."""
     plain = pii.decrypt_optional(source, spec.context)
     if plain is None:
         log.warning("pii rotate: %s of row %s has no readable source value", _name(spec.column), row_id)
-        return False
-    model = spec.column.class_
-    db.session.execute(update(model).where(model.id == row_id, spec.column == old)
-                       .values({spec.column.key: pii.blind_index(plain, spec.purpose)})
-                       .execution_options(synchronize_session=False))
-    return True
+        return FAILED
+    return _update(spec.column, row_id, old, {spec.column.key: pii.blind_index(plain, spec.purpose)})
 
 
-def _apply_batch(rows: list, rewrite: Callable[..., bool], progress: Progress) -> None:
+def _apply_batch(rows: list, rewrite: Callable[..., str], progress: Progress) -> None:
     """Rewrite one batch in one transaction; should a unique index refuse it (a value
     that is in the table twice), each row is tried alone and the refused ones reported."""
     try:
@@ -177,10 +190,10 @@ def _apply_batch(rows: list, rewrite: Callable[..., bool], progress: Progress) -
                     outcomes.append(rewrite(*row))
             except IntegrityError:
                 log.warning("pii rotate: %s of row %s collides with another row", progress.name, row[0])
-                outcomes.append(False)
+                outcomes.append(FAILED)
         db.session.commit()
-    progress.rewritten += sum(outcomes)
-    progress.failed += len(outcomes) - sum(outcomes)
+    for outcome in outcomes:
+        progress.add(outcome)
     progress.batches += 1
 
 
@@ -199,7 +212,7 @@ def rotate_column(spec: Sealed | Index, batch_size: int, max_batches: int | None
             break
         _apply_batch(rows, functools.partial(rewrite, spec), progress)
         after = rows[-1][0]
-        echo(f"{progress.name}: {progress.rewritten} rewritten, {progress.failed} failed")
+        echo(f"{progress.name}: {progress}")
     return progress
 
 
@@ -214,7 +227,7 @@ def rotate_command(batch_size, max_batches):
     failed = 0
     for spec in (*SEALED, *INDEXES):
         progress = rotate_column(spec, batch_size, max_batches, echo=click.echo)
-        click.echo(f"{progress.name}: done, {progress.rewritten} rewritten, {progress.failed} failed")
+        click.echo(f"{progress.name}: done, {progress}")
         failed += progress.failed
     if failed:
         click.echo(f"{failed} value(s) could not be rewritten: keep the old key in PII_OLD_KEYS", err=True)
