@@ -15,7 +15,9 @@ import base64
 import ipaddress
 import json
 import os
+import re
 import secrets
+import string
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +27,45 @@ WECHAT_OFFICIAL_BASE = "https://api.weixin.qq.com/"
 SECRET_NAMES = ("SECRET_KEY", "PII_KEY", "QR_KEY")
 # Values that must never reach production (they are in docs and tests).
 DEFAULT_SECRETS = {"", "dev", "changeme", "change-me", "secret", "testing-secret-key"}
+
+
+# WeChat's subscribe-message keyword types: a template's keyword is one of these and a number (``thing1``).
+WECHAT_KEYWORD_TYPES = ("thing", "number", "letter", "symbol", "character_string", "time", "date", "amount",
+                        "phone_number", "car_number", "name", "phrase")
+_KEYWORD = re.compile(r"^([a-z_]+?)(\d+)$")
+
+# Each kind of subscribe message (docs/contract.md §8), as sent when NOTIFY_TEMPLATES does not say
+# otherwise: the template, the mini-program page it opens (``{name}`` filled from the message's
+# named values) and which named value goes into which keyword of the template.  The named values
+# a kind offers are the ones its entry here uses.  Adding a kind is one entry.
+NOTIFY_DEFAULTS = {
+    "enrollment_approved": {
+        "template_id": "tmpl-enrollment-result", "page": "pages/enrollment/card/index",
+        "data": {"thing1": "matter", "thing2": "organization", "phrase3": "result", "time4": "reviewed_at",
+                 "thing5": "remark"}},
+    "enrollment_rejected": {
+        "template_id": "tmpl-enrollment-result", "page": "pages/enrollment/application/index?id={application_id}",
+        "data": {"thing1": "matter", "thing2": "organization", "phrase3": "result", "time4": "reviewed_at",
+                 "thing5": "remark"}},
+    "booking_confirmed": {
+        "template_id": "tmpl-booking-confirmed", "page": "pages/legal-aid/booking?id={booking_id}",
+        "data": {"thing1": "topic", "time2": "starts_at", "thing3": "place", "thing4": "provider"}},
+    "booking_reminder": {
+        "template_id": "tmpl-booking-reminder", "page": "pages/legal-aid/booking?id={booking_id}",
+        "data": {"thing1": "topic", "time2": "starts_at", "thing3": "place", "thing4": "provider"}},
+    "booking_cancelled": {
+        "template_id": "tmpl-booking-cancelled", "page": "pages/legal-aid/booking?id={booking_id}",
+        "data": {"thing1": "topic", "time2": "starts_at", "thing3": "reason", "thing4": "provider"}},
+    "arrears_accepted": {
+        "template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
+        "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}},
+    "arrears_declined": {
+        "template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
+        "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}},
+    "arrears_progress": {
+        "template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
+        "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}},
+}
 
 
 class ConfigError(RuntimeError):
@@ -111,16 +152,7 @@ def _profile_defaults(env: str) -> dict:
         "BREAKFAST_RICE_G": 60.0,
         "BREAKFAST_FLOUR_G": 80.0,
         "BREAKFAST_OIL_ML": 8.0,
-        "NOTIFY_TEMPLATES": {
-            "enrollment_approved": "tmpl-enrollment-result",
-            "enrollment_rejected": "tmpl-enrollment-result",
-            "booking_confirmed": "tmpl-booking-confirmed",
-            "booking_reminder": "tmpl-booking-reminder",
-            "booking_cancelled": "tmpl-booking-cancelled",
-            "arrears_accepted": "tmpl-arrears-progress",
-            "arrears_declined": "tmpl-arrears-progress",
-            "arrears_progress": "tmpl-arrears-progress",
-        },
+        "NOTIFY_TEMPLATES": NOTIFY_DEFAULTS,  # per kind: template_id, page, data (see NOTIFY_DEFAULTS)
         "NOTIFY_MAX_ATTEMPTS": 8,
         "NOTIFY_BATCH_SIZE": 20,
         "NOTIFY_LEASE_SECONDS": 300,
@@ -220,8 +252,63 @@ def load_config(env: str | None = None, overrides: dict | None = None) -> dict:
         cfg.update(overrides)
     if cfg["WECHAT_API_BASE"] not in ("fake",) and not cfg["WECHAT_API_BASE"].endswith("/"):
         cfg["WECHAT_API_BASE"] += "/"
+    cfg["NOTIFY_TEMPLATES"] = notify_templates(cfg["NOTIFY_TEMPLATES"])
     check_profile(cfg)
     return cfg
+
+
+def _named_values(entry: dict) -> set[str]:
+    """The named values a kind's default entry uses: in its keywords and its page."""
+    in_page = {name for _, name, _, _ in string.Formatter().parse(entry["page"]) if name}
+    return set(entry["data"].values()) | in_page
+
+
+def notify_templates(given) -> dict[str, dict]:
+    """``NOTIFY_TEMPLATES`` over ``NOTIFY_DEFAULTS``: every kind → ``{template_id, page, data}``.
+
+    A kind is given as its template id alone (the default page and keywords kept) or
+    as an object with any of ``template_id``, ``page`` and ``data`` (keyword → named
+    value).  Raises ConfigError, in one line, for an unknown kind, field or named
+    value, or a keyword whose type is not one of WeChat's."""
+    if not isinstance(given, dict):
+        raise ConfigError("NOTIFY_TEMPLATES must be a JSON object of kind → template")
+    resolved = {}
+    for kind, default in NOTIFY_DEFAULTS.items():
+        entry = given.get(kind, default)
+        entry = {"template_id": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict) or set(entry) - {"template_id", "page", "data"}:
+            raise ConfigError(f"NOTIFY_TEMPLATES.{kind} must be a template id or an object of "
+                              "template_id, page and data")
+        resolved[kind] = {**default, **entry}
+        _check_template(kind, resolved[kind], _named_values(default))
+    unknown = sorted(set(given) - set(NOTIFY_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"NOTIFY_TEMPLATES: unknown kind {unknown[0]!r} (known: {', '.join(NOTIFY_DEFAULTS)})")
+    return resolved
+
+
+def _check_template(kind: str, entry: dict, known: set[str]) -> None:
+    where = f"NOTIFY_TEMPLATES.{kind}"
+    if not isinstance(entry["template_id"], str) or not entry["template_id"].strip():
+        raise ConfigError(f"{where}.template_id must be a non-empty string")
+    if not isinstance(entry["page"], str):
+        raise ConfigError(f"{where}.page must be a string")
+    try:
+        in_page = [name for _, name, _, _ in string.Formatter().parse(entry["page"]) if name is not None]
+    except ValueError as exc:
+        raise ConfigError(f"{where}.page is not valid: {exc}") from None
+    for name in in_page:
+        if name not in known:
+            raise ConfigError(f"{where}.page: unknown value {{{name}}} (known: {', '.join(sorted(known))})")
+    if not isinstance(entry["data"], dict) or not entry["data"]:
+        raise ConfigError(f"{where}.data must be an object of keyword → value name")
+    for keyword, name in entry["data"].items():
+        match = _KEYWORD.match(str(keyword))
+        if match is None or match.group(1) not in WECHAT_KEYWORD_TYPES:
+            raise ConfigError(f"{where}.data: {keyword!r} is not a WeChat keyword "
+                              f"(a type of {', '.join(WECHAT_KEYWORD_TYPES)}, then a number: thing1)")
+        if name not in known:
+            raise ConfigError(f"{where}.data.{keyword}: unknown value {name!r} (known: {', '.join(sorted(known))})")
 
 
 MIN_SECRET_BYTES = 32
@@ -249,6 +336,23 @@ def metrics_networks(cfg: dict) -> list:
             for item in str(cfg.get("METRICS_ALLOW") or "").split(",") if item.strip()]
 
 
+def old_pii_keys(cfg: dict) -> dict[int, str]:
+    """``PII_OLD_KEYS`` (``"1:<key>,2:<key>"``) as {version: key}: versions are whole
+    numbers other than ``PII_KEY_VERSION``, each once; raises ValueError otherwise."""
+    keys: dict[int, str] = {}
+    for item in str(cfg.get("PII_OLD_KEYS") or "").split(","):
+        if not item.strip():
+            continue
+        version, sep, secret = item.partition(":")
+        if not sep or not version.strip().isdigit() or not secret.strip():
+            raise ValueError("write each old key as <version>:<key>, separated by commas")
+        number = int(version)
+        if number == int(cfg["PII_KEY_VERSION"]) or number in keys:
+            raise ValueError(f"key version {number} is given twice (or is PII_KEY_VERSION)")
+        keys[number] = secret.strip()
+    return keys
+
+
 def check_profile(cfg: dict) -> None:
     """What no profile may run with, one line each: development is for SQLite alone
     (a production database reached without APP_ENV=production would get the fake
@@ -263,6 +367,10 @@ def check_profile(cfg: dict) -> None:
         metrics_networks(cfg)
     except ValueError as exc:
         raise ConfigError(f"METRICS_ALLOW is not valid: {exc}") from None
+    try:
+        old_pii_keys(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"PII_OLD_KEYS is not valid: {exc}") from None
     database = str(cfg.get("SQLALCHEMY_DATABASE_URI") or "")
     if env == "development" and database and not database.startswith("sqlite"):
         raise ConfigError("APP_ENV is development (the default), which runs on SQLite only; "

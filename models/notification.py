@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import JSONType, UTCDateTime, db
 
-NOTIFICATION_STATUSES = ("pending", "sent", "refused", "failed", "cancelled")
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "refused", "failed", "cancelled")
 
 
 class Notification(db.Model):
@@ -18,10 +18,13 @@ class Notification(db.Model):
     (a reminder the day before); ``dedupe_key`` makes queuing idempotent.
 
     A sender claims a due row by setting ``claimed_until`` (a lease) and its
-    own ``claim_token`` in a committed conditional UPDATE before calling
-    WeChat, and records the outcome only where the token is still its own:
-    several senders never send one message twice.  ``attempts`` counts
-    claims; ``last_errcode`` is WeChat's errcode of the last failure.
+    own ``claim_token`` in a committed conditional UPDATE, moves it from
+    ``pending`` to ``sending`` (again conditionally, and committed) just
+    before calling WeChat, and records the outcome only where the token is
+    still its own: several senders never send one message twice, and a
+    message withdrawn before it is ``sending`` is never sent (withdrawing
+    changes ``pending`` rows only).  ``attempts`` counts claims;
+    ``last_errcode`` is WeChat's errcode of the last failure.
     """
 
     __tablename__ = "notifications"

@@ -13,23 +13,25 @@ from werkzeug.routing import IntegerConverter
 
 from config import load_config
 from models import db
-from service import cli, console, docs, errors, health, observability
+from service import cli, console, docs, errors, health, observability, pii_rotation
 from service.arrears import views as arrears_views
 from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
-from service.common.logjson import JsonFormatter
 from service.common.http import ConsoleSessionInterface, add_cors_headers, add_security_headers, handle_preflight
+from service.common.logjson import JsonFormatter
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
 from service.legal_aid import views as legal_aid_views
 from service.notifications import commands as notifications_commands
+from service.notifications import views as notifications_views
 from service.organizations import views as organizations_views
 from service.stations import commands as stations_commands
 from service.stations import views as stations_views
 from service.stats import views as stats_views
 from service.wechat_gateway import wechat_gateway
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -168,7 +170,8 @@ def register_blueprints(app: Flask) -> None:
     """Every blueprint, by name: the API's under ``/api/v1`` (documented in the
     OpenAPI document), then the probes, the docs' assets and the staff console."""
     for blp in (auth_views.blp, organizations_views.blp, enrollment_views.blp, legal_aid_views.blp,
-                stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp, arrears_views.blp):
+                stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp, arrears_views.blp,
+                notifications_views.blp):
         api.register_blueprint(blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(observability.blp)
@@ -182,5 +185,5 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     for command in (cli.staff_cli, cli.seed_demo, stations_commands.stations_cli,
-                    notifications_commands.notifications_group):
+                    notifications_commands.notifications_group, pii_rotation.pii_cli):
         app.cli.add_command(command)

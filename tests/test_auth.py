@@ -1,6 +1,7 @@
 """Signing in as a worker through WeChat and as staff; sessions; the caller's own data."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -175,6 +176,41 @@ def test_staff_login_and_lockout(app, client):
     assert resp.status_code == 429
     assert error_code(resp) == "rate_limited"
     assert 0 < int(resp.headers["Retry-After"]) <= 900
+
+
+def test_twenty_simultaneous_wrong_passwords_try_at_most_five(pg_app):
+    """The attempt is counted before the password is checked, in one atomic step: however
+    many guesses arrive at once, five are tried and the rest are locked out unheard."""
+    make_staff(pg_app, "clerk", "enrollment_reviewer")
+    barrier = threading.Barrier(20)
+    answers: list[tuple[int, str]] = []
+
+    def guess(n: int) -> None:
+        client = pg_app.test_client()
+        barrier.wait()
+        resp = client.post("/api/v1/auth/staff/login", json={"username": "clerk", "password": f"guess-{n}"})
+        answers.append((resp.status_code, error_code(resp)))
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == [(401, "invalid_credentials")] * 5 + [(429, "rate_limited")] * 15
+    resp = pg_app.test_client().post("/api/v1/auth/staff/login", json={"username": "clerk", "password": "Passw0rd!"})
+    assert (resp.status_code, error_code(resp)) == (429, "rate_limited")
+    assert resp.get_json()["error"]["message"] == "登录失败次数过多，请 15 分钟后再试"
+
+
+def test_a_successful_login_clears_the_failures(client, app):
+    make_staff(app, "clerk", "enrollment_reviewer")
+    for _ in range(4):
+        assert client.post("/api/v1/auth/staff/login", json={"username": "clerk", "password": "no"}).status_code == 401
+    login_staff(client, "clerk")
+    for _ in range(5):
+        assert client.post("/api/v1/auth/staff/login", json={"username": "clerk", "password": "no"}).status_code == 401
+    resp = client.post("/api/v1/auth/staff/login", json={"username": "clerk", "password": "no"})
+    assert (resp.status_code, error_code(resp)) == (429, "rate_limited")
 
 
 def test_unknown_staff_user_gets_the_same_answer(client):

@@ -25,7 +25,11 @@ Rules:
 * Subscribe messages: ``touser``, ``template_id`` and ``data`` (an object of
   ``{"key": {"value": ...}}``) are required, else 47003. Users whose openid
   contains ``refuse`` (or marked with :func:`refuse_user`) answer 43101.
-  Accepted messages are kept (:func:`sent_messages`).
+  Accepted messages are kept (:func:`sent_messages`). Once templates are
+  set (:func:`set_templates`: the mini-program's picks from WeChat's library,
+  each a list of keywords), a message must name one of them (else 40037) and
+  fill exactly its keywords, each value within its type's rules (``thing`` at
+  most 20 characters, ``phrase`` 5, ``time`` a date and time …), else 47003.
 * Modes (:func:`set_mode`): ``normal``; ``slow`` sleeps ``delay`` seconds
   before answering; ``down`` answers HTTP 503 with errcode -1; ``busy``
   answers HTTP 200 with errcode -1.
@@ -50,14 +54,14 @@ import struct
 import threading
 import time
 import zlib
-from typing import Optional
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
-from werkzeug.serving import WSGIRequestHandler, make_server as _werkzeug_make_server
+from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import make_server as _werkzeug_make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
@@ -72,6 +76,7 @@ _K_MESSAGES = KEY_PREFIX + "messages"
 _K_MODE = KEY_PREFIX + "mode"
 _K_REFUSING = KEY_PREFIX + "refusing"
 _K_CALLS = KEY_PREFIX + "calls"
+_K_TEMPLATES = KEY_PREFIX + "templates"
 
 CODE_TTL = 86400
 TOKEN_TTL = 7200
@@ -85,7 +90,7 @@ _PHONE_RE = re.compile(r"^phone-(\d{11})$")
 _SESSION_KEY_SALT = b"fakewx:session_key:v1"
 
 
-def _text(value) -> Optional[str]:
+def _text(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -141,6 +146,38 @@ def revoke_tokens(redis_client) -> None:
 def refuse_user(redis_client, openid: str) -> None:
     """Make subscribe messages to ``openid`` answer 43101 from now on."""
     redis_client.sadd(_K_REFUSING, openid)
+
+
+def set_templates(redis_client, templates: dict[str, list[str]]) -> None:
+    """The subscribe-message templates the mini-program picked: ``{template_id: [keyword, …]}``.
+    From now on every message is checked against them (see the module's rules)."""
+    redis_client.delete(_K_TEMPLATES)
+    if templates:
+        redis_client.hset(_K_TEMPLATES, mapping={tid: json.dumps(keys) for tid, keys in templates.items()})
+
+
+# What WeChat accepts in a value, by keyword type (its documented rules, checked loosely).
+_VALUE_RULES = {
+    "thing": re.compile(r"^.{1,20}$", re.S),
+    "number": re.compile(r"^[\d.]{1,32}$"),
+    "letter": re.compile(r"^[A-Za-z]{1,32}$"),
+    "symbol": re.compile(r"^[^\w\s]{1,5}$"),
+    "character_string": re.compile(r"^[\x21-\x7e]{1,32}$"),
+    "time": re.compile(r"^(\d{4}年\d{1,2}月\d{1,2}日 ?)?\d{1,2}:\d{2}$|^\d{4}年\d{1,2}月\d{1,2}日$"),
+    "date": re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日( \d{1,2}:\d{2})?$"),
+    "amount": re.compile(r"^[¥$]?\d{1,10}(\.\d{1,2})?元?$"),
+    "phone_number": re.compile(r"^[\d+\-]{1,17}$"),
+    "car_number": re.compile(r"^.{1,8}$"),
+    "name": re.compile(r"^(.{1,10}|[A-Za-z ]{1,20})$"),
+    "phrase": re.compile(r"^[\u4e00-\u9fff]{1,5}$"),
+}
+_KEYWORD = re.compile(r"^([a-z_]+?)\d+$")
+
+
+def _value_ok(keyword: str, value) -> bool:
+    match = _KEYWORD.match(keyword)
+    rule = _VALUE_RULES.get(match.group(1)) if match else None
+    return rule is not None and isinstance(value, str) and rule.match(value) is not None
 
 
 def set_mode(redis_client, mode: str, delay: float = 1.0) -> None:
@@ -233,6 +270,7 @@ class FakeWeChat:
     token_fetch_count = staticmethod(token_fetch_count)
     call_counts = staticmethod(call_counts)
     set_mode = staticmethod(set_mode)
+    set_templates = staticmethod(set_templates)
     get_mode = staticmethod(get_mode)
     revoke_tokens = staticmethod(revoke_tokens)
     refuse_user = staticmethod(refuse_user)
@@ -248,7 +286,7 @@ class FakeWeChat:
         ("wxa/getwxacodeunlimit", "POST", "_wxa_code_unlimited"),
     )
 
-    def __init__(self, redis_client, appid: Optional[str] = None, secret: Optional[str] = None):
+    def __init__(self, redis_client, appid: str | None = None, secret: str | None = None):
         self.redis = redis_client
         self.appid = appid or None
         self.secret = secret or None
@@ -305,7 +343,7 @@ class FakeWeChat:
             return None
         return body if isinstance(body, dict) else None
 
-    def _check_app(self, appid: Optional[str], secret: Optional[str]) -> Optional[Response]:
+    def _check_app(self, appid: str | None, secret: str | None) -> Response | None:
         if not appid:
             return self._err(41002, "appid missing")
         if self.appid and appid != self.appid:
@@ -417,6 +455,16 @@ class FakeWeChat:
         if not data or not isinstance(data, dict) or not all(
                 isinstance(v, dict) and "value" in v for v in data.values()):
             return self._err(47003, "argument invalid! data invalid")
+        if self.redis.exists(_K_TEMPLATES):
+            keywords = self.redis.hget(_K_TEMPLATES, template_id)
+            if keywords is None:
+                return self._err(40037, "invalid template_id")
+            keywords = json.loads(_text(keywords))
+            for key in sorted(set(keywords) | set(data)):
+                if key not in data or key not in keywords:
+                    return self._err(47003, f"argument invalid! data.{key}.value is empty or not in the template")
+                if not _value_ok(key, data[key]["value"]):
+                    return self._err(47003, f"argument invalid! data.{key}.value invalid")
         if "refuse" in touser or self.redis.sismember(_K_REFUSING, touser):
             return self._err(43101, "user refuse to accept the msg")
         record = dict(body)
@@ -508,7 +556,7 @@ class FakeWeChatAdapter(BaseAdapter):
 
 
 def mount_fake(requests_session: requests.Session, redis_client,
-               appid: Optional[str] = None, secret: Optional[str] = None) -> FakeWeChatAdapter:
+               appid: str | None = None, secret: str | None = None) -> FakeWeChatAdapter:
     """Route every http:// and https:// request of ``requests_session`` to the fake.
 
     No network is used at all by that session afterwards. Returns the adapter.
@@ -528,7 +576,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def make_server(redis_client, host: str = "127.0.0.1", port: int = 0,
-                appid: Optional[str] = None, secret: Optional[str] = None):
+                appid: str | None = None, secret: str | None = None):
     """Start the fake on a threaded werkzeug server in a daemon thread and return it.
 
     The server has ``.server_port`` and ``.base_url`` (``http://host:port/``);

@@ -25,7 +25,6 @@ EVENT_LABELS = {"submitted": "提交报工", "withdrawn": "撤回报工", "accep
 # What a step means to the worker when staff wrote no note.
 DEFAULT_NOTES = {"coordinating": "工会正在与用人单位协调", "referred": "案件已移交{referral}",
                  "resolved": "欠薪问题已解决", "closed": "案件已结案"}
-REPORT_PAGE = "pages/arrears/report?id={id}"
 
 
 def transactional(fn):
@@ -56,5 +55,5 @@ def tell_worker(report: ArrearsReport, kind: str, state: str, what: str, at: dt.
     if report.worker_id is None:
         return
     outbox.enqueue(report.worker_id, kind,
-                   {"thing1": report.employer_name, "phrase2": state, "thing3": what, "time4": at},
-                   page=REPORT_PAGE.format(id=report.id), dedupe_key=dedupe_key)
+                   {"employer": report.employer_name, "state": state, "what": what, "at": at,
+                    "report_id": report.id}, dedupe_key=dedupe_key)

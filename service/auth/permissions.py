@@ -36,11 +36,21 @@ ADMIN = "admin"
 class Scope:
     """The organizations a staff member reaches for the roles a view needs.
 
-    ``org_ids is None`` means the whole federation.
+    ``org_ids is None`` means the whole federation.  ``by_role`` is each role's
+    own reach, when the roles reach different organizations (``only``).
     """
 
     roles: frozenset[str]
     org_ids: frozenset[int] | None
+    by_role: dict[str, frozenset[int] | None] | None = None
+
+    def only(self, role: str) -> Scope | None:
+        """The part of this scope that ``role`` reaches, or None when it is not held
+        (an admin of one district who reviews for the city is an admin in the district only)."""
+        if role not in self.roles:
+            return None
+        reach = self.org_ids if self.by_role is None else self.by_role[role]
+        return Scope(frozenset({role}), reach)
 
     def allows(self, org_id: int | None) -> bool:
         if self.org_ids is None:
@@ -74,13 +84,16 @@ def scope_for(staff: StaffUser, roles: tuple[str, ...]) -> Scope | None:
     held = [r for r in staff.roles if r.role in wanted]
     if not held:
         return None
-    org_ids: set[int] | None = set()
+    by_role: dict[str, set[int] | None] = {}
     for role in held:
         if role.organization_id is None:
-            org_ids = None
-            break
-        org_ids |= subtree_ids(role.organization_id)
-    return Scope(frozenset(r.role for r in held), None if org_ids is None else frozenset(org_ids))
+            by_role[role.role] = None
+        elif by_role.setdefault(role.role, set()) is not None:
+            by_role[role.role] |= subtree_ids(role.organization_id)
+    reach = list(by_role.values())
+    org_ids = None if None in reach else frozenset().union(*reach)
+    return Scope(frozenset(by_role), org_ids,
+                 {name: None if ids is None else frozenset(ids) for name, ids in by_role.items()})
 
 
 def worker_limit(setting: str) -> sessions.WorkerLimit:

@@ -24,8 +24,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from models import StaffRole, StaffUser, Worker, db
 from models.user import STAFF_ROLES
 from service.auth import sessions
-from service.auth.errors import (InvalidCredentials, LoginLocked, PhoneInvalid, SessionKeyExpired, StaffNotFound,
-                                 UsernameTaken)
+from service.auth.errors import (
+    InvalidCredentials,
+    LoginLocked,
+    PhoneInvalid,
+    SessionKeyExpired,
+    StaffNotFound,
+    UsernameTaken,
+)
 from service.common import clock, pii
 from service.common.audit import record as audit
 from service.common.validators import MOBILE_RE
@@ -35,6 +41,7 @@ from service.wechat_gateway import wechat_gateway
 from wechat.crypto import decrypt_user_data
 
 PASSWORD_METHOD = "scrypt"
+WORKER_PHONE_CONTEXT = "worker.phone"  # the encryption context of a worker's bound phone
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 _DUMMY_HASH = None
 
@@ -79,7 +86,7 @@ def bind_phone(worker: Worker, code: str | None = None, encrypted_data: str | No
     country = str(info.get("countryCode") or "86")
     if country != "86" or not MOBILE_RE.match(phone):
         raise PhoneInvalid()
-    worker.phone_enc = pii.encrypt(phone, "worker.phone")
+    worker.phone_enc = pii.encrypt(phone, WORKER_PHONE_CONTEXT)
     worker.phone_hash = pii.blind_index(phone, "phone")
     worker.phone_verified_at = clock.now()
     db.session.commit()
@@ -87,7 +94,7 @@ def bind_phone(worker: Worker, code: str | None = None, encrypted_data: str | No
 
 
 def worker_phone(worker: Worker) -> str | None:
-    return pii.decrypt(worker.phone_enc, "worker.phone") if worker.phone_enc else None
+    return pii.decrypt_optional(worker.phone_enc, WORKER_PHONE_CONTEXT)
 
 
 # --- staff -------------------------------------------------------------------
@@ -107,28 +114,33 @@ def _lock_key(username: str) -> str:
     return f"stafflock:{username.strip().lower()}"
 
 
-def check_lockout(username: str) -> None:
-    key = _lock_key(username)
-    failures = redis_store.client.get(key)
-    if failures and int(failures) >= int(current_app.config["STAFF_LOCKOUT_ATTEMPTS"]):
-        ttl = redis_store.client.ttl(key)
-        wait = max(ttl, 1)
+# One attempt counted, atomically: the window starts at the first attempt and is
+# not extended by later ones.  → (attempts in the window, seconds it has left).
+_COUNT_ATTEMPT = """
+local attempts = redis.call('INCR', KEYS[1])
+if attempts == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {attempts, redis.call('TTL', KEYS[1])}
+"""
+
+
+def _count_attempt(username: str) -> None:
+    """Count this attempt before any password is checked: past ``STAFF_LOCKOUT_ATTEMPTS``
+    in the window → 429 ``rate_limited``, so however many arrive at once, at most that
+    many passwords are ever tried."""
+    cfg = current_app.config
+    attempts, ttl = redis_store.client.eval(_COUNT_ATTEMPT, 1, _lock_key(username), int(cfg["STAFF_LOCKOUT_SECONDS"]))
+    if int(attempts) > int(cfg["STAFF_LOCKOUT_ATTEMPTS"]):
+        wait = max(int(ttl), 1)
         raise LoginLocked(details={"retry_after": wait}, headers={"Retry-After": str(wait)})
 
 
-def _record_failure(username: str) -> None:
-    key = _lock_key(username)
-    pipe = redis_store.client.pipeline(transaction=True)
-    # The window starts at the first failure (SET NX) and is not extended by later ones.
-    pipe.set(key, 0, ex=int(current_app.config["STAFF_LOCKOUT_SECONDS"]), nx=True)
-    pipe.incr(key)
-    pipe.execute()
-
-
 def authenticate_staff(username: str, password: str) -> StaffUser:
-    """The staff account for these credentials, or 401/429."""
+    """The staff account for these credentials, or 401/429.
+
+    Every attempt is counted first (``_count_attempt``); a successful one clears
+    the count, so only failures add up to the lockout."""
     global _DUMMY_HASH
-    check_lockout(username)
+    _count_attempt(username)
     # no username holds a NUL (create_staff's pattern), and PostgreSQL cannot even compare one
     staff = None if "\x00" in username else db.session.scalar(
         select(StaffUser).where(StaffUser.username == username.strip()))
@@ -139,7 +151,6 @@ def authenticate_staff(username: str, password: str) -> StaffUser:
     else:
         ok = check_password_hash(staff.password_hash, password) and not staff.disabled
     if not ok:
-        _record_failure(username)
         raise InvalidCredentials()
     redis_store.client.delete(_lock_key(username))
     return staff

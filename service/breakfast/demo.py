@@ -86,10 +86,11 @@ def seed(ctx) -> None:
     for index, (name, phone, employer, org_name, region) in enumerate(ROSTER):
         values = {"name": name, "phone": phone, "employer": employer,
                   "id_number": _id_number(region, index) if region else None}
-        _, rec = prepare_roster_row(values, today)
-        entry = db.session.scalar(select(RosterEntry).where(RosterEntry.phone_hash == pii.blind_index(phone, "phone")))
+        _, row = prepare_roster_row(values, today)
+        entry = db.session.scalar(select(RosterEntry).where(RosterEntry.phone_hash.in_(row.phone_keys)))
         if entry is None:
-            entry = RosterEntry(organization_id=orgs[org_name].id, active=True, created_at=now, updated_at=now, **rec)
+            entry = RosterEntry(organization_id=orgs[org_name].id, active=True, created_at=now, updated_at=now,
+                                **row.fields)
             db.session.add(entry)
             db.session.flush()
         entries.append((entry, org_name))
@@ -97,7 +98,8 @@ def seed(ctx) -> None:
     point_ids = [p.id for p in points.values()]
     if db.session.scalar(select(func.count(Checkin.id)).where(Checkin.point_id.in_(point_ids))):
         return
-    _seed_last_month(points, [(e, o) for e, o in entries if e.phone_hash != pii.blind_index(DEMO_PHONE, "phone")])
+    demo_keys = pii.blind_indexes(DEMO_PHONE, "phone")
+    _seed_last_month(points, [(e, o) for e, o in entries if e.phone_hash not in demo_keys])
 
 
 def _seed_last_month(points: dict[str, BreakfastPoint], entries) -> None:

@@ -14,6 +14,7 @@ Also the feature's worker-wide hooks (``GET /me``, ``GET /me/data``,
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from itertools import islice
 
 from sqlalchemy import exists, select, update
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import db
 from models.breakfast import BreakfastPoint, Checkin, RosterEntry
+from service.auth.services import WORKER_PHONE_CONTEXT
 from service.breakfast.errors import NotOnRoster, PhoneRequired, RosterEntryTaken
 from service.common import clock, pii
 from service.common.audit import record as audit
@@ -31,6 +33,8 @@ from service.errors import NotFound
 from service.organizations.services import owning_organization
 
 IMPORT_CHUNK = 500
+PHONE_CONTEXT = "breakfast_roster.phone"  # the encryption contexts of an entry's personal data
+ID_CONTEXT = "breakfast_roster.id_number"
 
 ROSTER_ALIASES = {
     "name": ["name", "姓名"],
@@ -60,8 +64,18 @@ def _normalise_phone(value) -> str:
     return phone
 
 
-def prepare_roster_row(values: dict, today: dt.date) -> tuple[str | None, dict | None]:
-    """Validate one spreadsheet row → (Chinese problem, None) or (None, fields with PII protected)."""
+@dataclass(frozen=True)
+class PreparedRow:
+    """A valid spreadsheet row: the entry's columns (personal data sealed) and the
+    blind indexes its phone and ID number may be stored under (every configured key)."""
+
+    fields: dict
+    phone_keys: list[str]
+    id_keys: list[str]
+
+
+def prepare_roster_row(values: dict, today: dt.date) -> tuple[str | None, PreparedRow | None]:
+    """Validate one spreadsheet row → (Chinese problem, None) or (None, the row with PII protected)."""
     name = _cell(values.get("name"))
     phone = _normalise_phone(values.get("phone"))
     employer = _cell(values.get("employer"))
@@ -85,27 +99,38 @@ def prepare_roster_row(values: dict, today: dt.date) -> tuple[str | None, dict |
             problems.append(problem)
     if problems:
         return "；".join(problems), None
-    return None, {
+    return None, PreparedRow({
         "name": name, "employer": employer,
-        "phone_enc": pii.encrypt(phone, "breakfast_roster.phone"),
+        "phone_enc": pii.encrypt(phone, PHONE_CONTEXT),
         "phone_hash": pii.blind_index(phone, "phone"),
         "phone_masked": pii.mask(phone),
-        "id_number_enc": pii.encrypt(id_number, "breakfast_roster.id_number") if id_number else None,
+        "id_number_enc": pii.encrypt(id_number, ID_CONTEXT) if id_number else None,
         "id_number_hash": pii.blind_index(id_number, "id_number") if id_number else None,
         "id_number_masked": pii.mask(id_number) if id_number else None,
-    }
+    }, pii.blind_indexes(phone, "phone"), pii.blind_indexes(id_number, "id_number") if id_number else [])
 
 
 class _RowRefused(Exception):
     pass
 
 
-def _apply_row(scope, org_id: int, rec: dict, entry: RosterEntry | None, id_owner: str | None,
+# Said of a row whose phone or ID number is held by an entry outside the caller's
+# organizations: the clerk learns only that the row cannot be imported, never
+# that (or where) the person is on another roster.
+ROW_UNAVAILABLE = "此行无法导入：手机号或身份证号不可用，如有疑问请联系上级工会"
+
+
+def _apply_row(scope, org_id: int, row: PreparedRow, entry: RosterEntry | None, id_entry: RosterEntry | None,
                now: dt.datetime) -> str:
-    """Create or update one entry; returns "created" / "updated", or raises _RowRefused."""
+    """Create or update one entry; returns "created" / "updated", or raises _RowRefused.
+
+    ``entry`` holds the row's phone; ``id_entry`` is the active entry holding its ID number."""
+    rec = row.fields
     if entry is not None and not scope.allows(entry.organization_id):
-        raise _RowRefused("该手机号已登记在其他工会组织的早餐名册中")
-    if rec["id_number_hash"] and id_owner is not None and id_owner != rec["phone_hash"]:
+        raise _RowRefused(ROW_UNAVAILABLE)
+    if id_entry is not None and id_entry is not entry:
+        if not scope.allows(id_entry.organization_id):
+            raise _RowRefused(ROW_UNAVAILABLE)
         raise _RowRefused("该身份证号已以其他手机号登记在名册中，请先停用原记录")
     if entry is None:
         db.session.add(RosterEntry(organization_id=org_id, active=True, created_at=now, updated_at=now, **rec))
@@ -114,6 +139,7 @@ def _apply_row(scope, org_id: int, rec: dict, entry: RosterEntry | None, id_owne
     entry.name = rec["name"]
     entry.employer = rec["employer"]
     entry.phone_enc = rec["phone_enc"]
+    entry.phone_hash = rec["phone_hash"]
     if rec["id_number_hash"]:
         entry.id_number_enc = rec["id_number_enc"]
         entry.id_number_hash = rec["id_number_hash"]
@@ -123,17 +149,21 @@ def _apply_row(scope, org_id: int, rec: dict, entry: RosterEntry | None, id_owne
     return "updated"
 
 
-def _lookups(phone_hashes: list[str], id_hashes: list[str]) -> tuple[dict, dict]:
-    existing = {}
-    if phone_hashes:
-        existing = {e.phone_hash: e for e in db.session.scalars(
-            select(RosterEntry).where(RosterEntry.phone_hash.in_(phone_hashes)))}
-    id_owner = {}
-    if id_hashes:
-        id_owner = {h: p for h, p in db.session.execute(
-            select(RosterEntry.id_number_hash, RosterEntry.phone_hash)
-            .where(RosterEntry.id_number_hash.in_(id_hashes), RosterEntry.active.is_(True)))}
-    return existing, id_owner
+def _lookups(rows: list[PreparedRow]) -> tuple[dict[int, RosterEntry], dict[int, RosterEntry]]:
+    """By position in ``rows``: the entry holding the row's phone, and the active entry
+    holding its ID number (matched under every configured key)."""
+    by_phone_key = {key: i for i, row in enumerate(rows) for key in row.phone_keys}
+    by_id_key = {key: i for i, row in enumerate(rows) for key in row.id_keys}
+    holders: dict[int, RosterEntry] = {}
+    if by_phone_key:
+        holders = {by_phone_key[e.phone_hash]: e for e in db.session.scalars(
+            select(RosterEntry).where(RosterEntry.phone_hash.in_(list(by_phone_key))))}
+    id_holders: dict[int, RosterEntry] = {}
+    if by_id_key:
+        id_holders = {by_id_key[e.id_number_hash]: e for e in db.session.scalars(
+            select(RosterEntry).where(RosterEntry.id_number_hash.in_(list(by_id_key)),
+                                      RosterEntry.active.is_(True)))}
+    return holders, id_holders
 
 
 def import_roster_rows(scope, org_id: int, rows) -> dict:
@@ -143,8 +173,9 @@ def import_roster_rows(scope, org_id: int, rows) -> dict:
     are validated first, then applied in chunks of 500 with two look-up
     queries per chunk; a chunk that hits a unique index (a concurrent import
     of the same phone) is replayed row by row, each in a savepoint.  An entry
-    of another organization outside the caller's scope is never touched.
-    Importing an entry again reactivates it.  Does not commit.
+    of another organization outside the caller's scope is never touched, and
+    its row is refused without saying why.  Importing an entry again
+    reactivates it.  Does not commit.
     """
     created = updated = 0
     errors: list[dict] = []
@@ -157,9 +188,10 @@ def import_roster_rows(scope, org_id: int, rows) -> dict:
         chunk = list(islice(rows, IMPORT_CHUNK))
         if not chunk:
             break
-        prepared = []
+        prepared: list[tuple[int, PreparedRow]] = []
         for row_no, values in chunk:
-            problem, rec = prepare_roster_row(values, day)
+            problem, row = prepare_roster_row(values, day)
+            rec = row.fields if row is not None else {}
             if problem is None and rec["phone_hash"] in seen_phone:
                 problem = f"手机号与第 {seen_phone[rec['phone_hash']]} 行重复"
             if problem is None and rec["id_number_hash"] and rec["id_number_hash"] in seen_id:
@@ -170,28 +202,26 @@ def import_roster_rows(scope, org_id: int, rows) -> dict:
             seen_phone[rec["phone_hash"]] = row_no
             if rec["id_number_hash"]:
                 seen_id[rec["id_number_hash"]] = row_no
-            prepared.append((row_no, rec))
-        existing, id_owner = _lookups([r["phone_hash"] for _, r in prepared],
-                                      [r["id_number_hash"] for _, r in prepared if r["id_number_hash"]])
+            prepared.append((row_no, row))
+        holders, id_holders = _lookups([row for _, row in prepared])
         outcome: list[tuple[int, str]] = []
         try:
             with db.session.begin_nested():
-                for row_no, rec in prepared:
+                for i, (row_no, row) in enumerate(prepared):
                     try:
-                        outcome.append((row_no, _apply_row(scope, org_id, rec, existing.get(rec["phone_hash"]),
-                                                           id_owner.get(rec["id_number_hash"]), now)))
+                        outcome.append((row_no, _apply_row(scope, org_id, row, holders.get(i), id_holders.get(i),
+                                                           now)))
                     except _RowRefused as refused:
                         outcome.append((row_no, "error:" + str(refused)))
                 db.session.flush()
         except IntegrityError:
             outcome = []
-            for row_no, rec in prepared:
+            for row_no, row in prepared:
                 try:
                     with db.session.begin_nested():
-                        existing, id_owner = _lookups([rec["phone_hash"]],
-                                                      [rec["id_number_hash"]] if rec["id_number_hash"] else [])
-                        outcome.append((row_no, _apply_row(scope, org_id, rec, existing.get(rec["phone_hash"]),
-                                                           id_owner.get(rec["id_number_hash"]), now)))
+                        holders, id_holders = _lookups([row])
+                        outcome.append((row_no, _apply_row(scope, org_id, row, holders.get(0), id_holders.get(0),
+                                                           now)))
                         db.session.flush()
                 except _RowRefused as refused:
                     outcome.append((row_no, "error:" + str(refused)))
@@ -228,7 +258,7 @@ def list_roster(scope, args: dict) -> dict:
     q = (args.get("q") or "").strip()
     if q:
         if is_mainland_mobile(q):
-            stmt = stmt.where(RosterEntry.phone_hash == pii.blind_index(q, "phone"))
+            stmt = stmt.where(RosterEntry.phone_hash.in_(pii.blind_indexes(q, "phone")))
         else:
             stmt = stmt.where(RosterEntry.name.contains(q, autoescape=True))
     if args.get("active") is not None:
@@ -267,7 +297,8 @@ def claim_eligibility(worker) -> dict:
     """
     if not worker.phone_hash:
         raise PhoneRequired()
-    entry = db.session.scalar(select(RosterEntry).where(RosterEntry.phone_hash == worker.phone_hash,
+    phone_keys = pii.matching_indexes(worker.phone_hash, worker.phone_enc, WORKER_PHONE_CONTEXT, "phone")
+    entry = db.session.scalar(select(RosterEntry).where(RosterEntry.phone_hash.in_(phone_keys),
                                                         RosterEntry.active.is_(True)))
     if entry is None:
         raise NotOnRoster()
@@ -313,8 +344,8 @@ def personal_data(worker_id: int) -> dict:
     roster = None
     if entry is not None:
         roster = {"id": entry.id, "name": entry.name,
-                  "phone": pii.decrypt(entry.phone_enc, "breakfast_roster.phone"),
-                  "id_number": pii.decrypt(entry.id_number_enc, "breakfast_roster.id_number"),
+                  "phone": pii.decrypt(entry.phone_enc, PHONE_CONTEXT),
+                  "id_number": pii.decrypt(entry.id_number_enc, ID_CONTEXT),
                   "employer": entry.employer, "organization_id": entry.organization_id, "active": entry.active,
                   "linked_at": clock.isoformat(entry.linked_at)}
     rows = db.session.execute(

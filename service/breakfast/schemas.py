@@ -9,7 +9,17 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from service.breakfast import qr
-from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema
+from service.common.schemas import (
+    ID_RANGE,
+    BodySchema,
+    LocalDateTime,
+    NotInUrl,
+    OutSchema,
+    PageArgs,
+    PageBody,
+    QuerySchema,
+    page_schema,
+)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -200,12 +210,25 @@ class BreakfastImportResultSchema(OutSchema):
     errors = fields.List(fields.Nested(BreakfastRowErrorSchema), required=True)
 
 
-class BreakfastRosterArgs(PageArgs):
-    q = fields.String(validate=validate.Length(max=64),
-                      metadata={"description": "姓名包含，或完整手机号"})
+ROSTER_SEARCH_PATH = "/api/v1/admin/breakfast/roster/search"
+
+
+class _RosterFilters:
+    """The roster's filters, in a query string or in a search body."""
+
     active = fields.Boolean()
     linked = fields.Boolean()
     organization_id = fields.Integer(validate=ID_RANGE)
+
+
+class BreakfastRosterArgs(_RosterFilters, PageArgs):
+    q = fields.String(validate=[validate.Length(max=64), NotInUrl(ROSTER_SEARCH_PATH)],
+                      metadata={"description": "姓名包含；按手机号查找请用 POST …/roster/search"})
+
+
+class BreakfastRosterSearchSchema(_RosterFilters, PageBody):
+    q = fields.String(validate=validate.Length(max=64),
+                      metadata={"description": "姓名包含，或完整手机号（精确查找）"})
 
 
 class BreakfastRosterEntrySchema(OutSchema):
@@ -223,6 +246,9 @@ class BreakfastRosterEntrySchema(OutSchema):
 
     def _linked(self, obj):
         return obj.worker_id is not None
+
+
+BreakfastRosterPageSchema = page_schema(BreakfastRosterEntrySchema, "BreakfastRosterPage")
 
 
 class BreakfastRosterUpdateSchema(BodySchema):

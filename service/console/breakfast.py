@@ -134,13 +134,26 @@ def roster():
     return core.form_page("console/breakfast/roster.html", action, **_roster_context(None))
 
 
-def _roster_context(result) -> dict:
-    page = breakfast_roster.list_roster(g.scope, core.query_args(schemas.BreakfastRosterArgs))
-    return {"page": page, "result": result, "orgs": core.org_choices(g.scope)}
+def _roster_context(result, filters: dict | None = None) -> dict:
+    """The roster page: a search sent by POST (``filters``: its phone never goes in a URL), else the query string's."""
+    if filters is None:
+        page = breakfast_roster.list_roster(g.scope, core.query_args(schemas.BreakfastRosterArgs))
+        filters, search = request.args.to_dict(), None
+    else:
+        page = breakfast_roster.list_roster(g.scope, core.query_args(schemas.BreakfastRosterSearchSchema, filters))
+        search = {"action": url_for("console.breakfast.search_roster"), "fields": filters}
+    return {"page": page, "result": result, "orgs": core.org_choices(g.scope), "filters": filters, "search": search}
 
 
 def _roster_page(result):
     return render_template("console/breakfast/roster.html", errors={}, **_roster_context(result))
+
+
+@bp.route("/roster/search", methods=["POST"])
+@core.staff_page(*ROLES)
+def search_roster():
+    """按姓名或完整手机号查询名册（条件放在表单中，不进网址）"""
+    return render_template("console/breakfast/roster.html", errors={}, **_roster_context(None, core.form_data()))
 
 
 @bp.route("/roster/<int:entry_id>", methods=["POST"])

@@ -2,13 +2,20 @@
 reject with a reason, batch actions and the member list download."""
 from __future__ import annotations
 
-from flask import g, render_template, request
+from flask import g, render_template, request, url_for
 
 from service.common import clock
 from service.common.excel import xlsx_response
 from service.console import core
 from service.enrollment import review, rules, sensitive
-from service.enrollment.schemas import BatchReviewSchema, ExportQuerySchema, QueueQuerySchema, RejectSchema
+from service.enrollment.schemas import (
+    BatchReviewSchema,
+    ExportBodySchema,
+    ExportQuerySchema,
+    QueueQuerySchema,
+    QueueSearchSchema,
+    RejectSchema,
+)
 
 bp = core.child("enrollment", __name__, url_prefix="/enrollment")
 
@@ -29,16 +36,27 @@ def _labels() -> dict:
             "id_number_of": sensitive.id_number_of, "phone_of": sensitive.phone_of}
 
 
+def _queue_page(filters: dict, schema, search: bool):
+    """The queue filtered by ``filters`` (as typed; ``status`` defaults to pending, ``all`` shows every one)."""
+    raw = {k: v for k, v in {"status": "pending", **filters}.items() if v != "all"}
+    page = review.review_queue(g.scope, core.query_args(schema, raw))
+    found = {"action": url_for("console.enrollment.search"), "fields": filters} if search else None
+    return render_template("console/enrollment/queue.html", page=page, filters=filters, search=found,
+                           orgs=core.org_choices(g.scope), **_labels())
+
+
 @bp.route("/")
 @core.staff_page(*ROLES)
 def queue():
     """入会申请审核列表（筛选、批量通过/驳回）"""
-    raw = core.query_raw(status="pending")
-    args = core.query_args(QueueQuerySchema, raw)
-    page = review.review_queue(g.scope, args)
-    export_args = {k: v for k, v in raw.items() if k in EXPORT_FILTERS}
-    return render_template("console/enrollment/queue.html", page=page, export_args=export_args,
-                           orgs=core.org_choices(g.scope), **_labels())
+    return _queue_page({k: v for k, v in request.args.items() if v.strip()}, QueueQuerySchema, search=False)
+
+
+@bp.route("/search", methods=["POST"])
+@core.staff_page(*ROLES)
+def search():
+    """按条件查询入会申请（条件放在表单中：身份证号、手机号不进网址）"""
+    return _queue_page(core.form_data(), QueueSearchSchema, search=True)
 
 
 @bp.route("/<int:application_id>")
@@ -82,11 +100,14 @@ def batch():
     return core.run(action, None, core.back("console.enrollment.queue"))
 
 
-@bp.route("/members.xlsx")
+@bp.route("/members.xlsx", methods=["GET", "POST"])
 @core.staff_page(*ROLES)
 def members_xlsx():
-    """导出会员名单（Excel，身份证号、手机号脱敏）"""
-    args = core.load(ExportQuerySchema, {k: v for k, v in request.args.items() if v.strip() and k != "full"})
+    """导出会员名单（Excel，身份证号、手机号脱敏）；POST 带上列表的筛选条件"""
+    if request.method == "POST":
+        args = core.load(ExportBodySchema, {k: v for k, v in core.form_data().items() if k in EXPORT_FILTERS})
+    else:
+        args = core.load(ExportQuerySchema, {k: v for k, v in request.args.items() if v.strip() and k != "full"})
     headers, rows = review.export_members(g.scope, args)
     stamp = clock.local_now().strftime("%Y%m%d%H%M")
     return xlsx_response(f"工会会员名单-{stamp}.xlsx", ascii_name=f"members-{stamp}.xlsx",

@@ -24,17 +24,25 @@ from service.common import clock, pii
 from service.common.pagination import paginate
 from service.common.validators import normalise_id_number
 from service.enrollment import rules
-from service.enrollment.errors import (AlreadyMember, ApplicationNotFound, ApplicationPending, CallerIsMember,
-                                       IdNumberPending, NotAMember, NotWithdrawable)
+from service.enrollment.errors import (
+    AlreadyMember,
+    ApplicationNotFound,
+    ApplicationPending,
+    CallerIsMember,
+    IdNumberPending,
+    NotAMember,
+    NotWithdrawable,
+)
 from service.enrollment.sensitive import ID_CONTEXT, ID_INDEX, PHONE_CONTEXT, PHONE_INDEX
 from service.errors import ValidationFailed
 
 
-def _check_conflicts(worker_id: int, id_hash: str) -> None:
+def _check_conflicts(worker_id: int, id_hashes: list[str]) -> None:
+    """409s for the caller or the ID number (its index under every configured key) pending or a member."""
     pending = db.session.scalars(
         select(EnrollmentApplication.worker_id).where(
             EnrollmentApplication.status == "pending",
-            or_(EnrollmentApplication.worker_id == worker_id, EnrollmentApplication.id_number_hash == id_hash))
+            or_(EnrollmentApplication.worker_id == worker_id, EnrollmentApplication.id_number_hash.in_(id_hashes)))
     ).all()
     if worker_id in pending:
         raise ApplicationPending()
@@ -43,7 +51,7 @@ def _check_conflicts(worker_id: int, id_hash: str) -> None:
     members = db.session.scalars(
         select(Membership.worker_id).where(
             Membership.status == "active",
-            or_(Membership.id_number_hash == id_hash, Membership.worker_id == worker_id))).all()
+            or_(Membership.id_number_hash.in_(id_hashes), Membership.worker_id == worker_id))).all()
     if worker_id in members:
         raise CallerIsMember()
     if members:
@@ -58,15 +66,15 @@ def submit_application(worker: Worker, data: dict) -> EnrollmentApplication:
         raise ValidationFailed(errors)
     id_number = normalise_id_number(data["id_number"])
     phone = rules.normalise_phone(data["phone"])
-    id_hash = pii.blind_index(id_number, ID_INDEX)
-    _check_conflicts(worker.id, id_hash)
+    id_hashes = pii.blind_indexes(id_number, ID_INDEX)
+    _check_conflicts(worker.id, id_hashes)
     now = clock.now()
     id_enc = pii.encrypt(id_number, ID_CONTEXT)
     occupation = data["occupation"]
     application = EnrollmentApplication(
         worker_id=worker.id, organization_id=data["organization_id"], status="pending",
         name=rules.normalise_name(data["name"]), gender=data["gender"],
-        id_number_enc=id_enc, id_number_hash=id_hash,
+        id_number_enc=id_enc, id_number_hash=pii.blind_index(id_number, ID_INDEX),
         phone_enc=pii.encrypt(phone, PHONE_CONTEXT), phone_hash=pii.blind_index(phone, PHONE_INDEX),
         pii_key_version=pii.key_version(id_enc),
         occupation=occupation,
@@ -78,7 +86,7 @@ def submit_application(worker: Worker, data: dict) -> EnrollmentApplication:
         db.session.commit()
     except IntegrityError:  # lost a race against the partial unique indexes
         db.session.rollback()
-        _check_conflicts(worker.id, id_hash)
+        _check_conflicts(worker.id, id_hashes)
         raise IdNumberPending() from None
     return application
 

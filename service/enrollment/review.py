@@ -12,7 +12,8 @@ Rules and error cases:
   with a result per id; rows are locked in (organization, id) order so that
   concurrent batches never deadlock.
 - The member list: ID numbers and phones masked unless an admin asks ``full``
-  (others asking get 403); every export is audit-logged with its filters and size.
+  (others asking get 403), and then whole only where the caller is admin; every
+  export is audit-logged with its filters and size.
 """
 from __future__ import annotations
 
@@ -32,8 +33,13 @@ from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.common.validators import MOBILE_RE, id_number_problem, normalise_id_number
 from service.enrollment import numbering, rules
-from service.enrollment.errors import (AlreadyMember, AlreadyReviewed, ApplicantErased, ApplicationNotFound,
-                                       FullExportForbidden)
+from service.enrollment.errors import (
+    AlreadyMember,
+    AlreadyReviewed,
+    ApplicantErased,
+    ApplicationNotFound,
+    FullExportForbidden,
+)
 from service.enrollment.sensitive import ID_CONTEXT, ID_INDEX, PHONE_CONTEXT, PHONE_INDEX, shown
 from service.errors import ServiceError
 from service.notifications.outbox import enqueue
@@ -89,10 +95,10 @@ def _search(stmt, q: str | None):
     q = q.strip()
     number = normalise_id_number(q)
     if len(number) == 18 and id_number_problem(number) is None:
-        return stmt.where(A.id_number_hash == pii.blind_index(number, ID_INDEX))
+        return stmt.where(A.id_number_hash.in_(pii.blind_indexes(number, ID_INDEX)))
     phone = rules.normalise_phone(q)
     if MOBILE_RE.match(phone):
-        return stmt.where(A.phone_hash == pii.blind_index(phone, PHONE_INDEX))
+        return stmt.where(A.phone_hash.in_(pii.blind_indexes(phone, PHONE_INDEX)))
     return stmt.where(A.name.contains(q, autoescape=True))
 
 
@@ -126,20 +132,20 @@ def _queue_result_message(application: EnrollmentApplication, approved: bool, at
                           member_no: str | None = None) -> None:
     """The "入会申请结果" subscribe message, in the caller's transaction.
 
-    Template keywords: thing1 申请事项, thing2 工会组织, phrase3 审核结果,
-    time4 审核时间, thing5 备注 (member number, or the reason of a rejection).
+    Named values (docs/contract.md §8): matter 申请事项, organization 工会组织,
+    result 审核结果, reviewed_at 审核时间, remark 备注 (the member number, or the
+    reason of a rejection), application_id.
     """
-    data = {
-        "thing1": "工会入会申请",
-        "thing2": application.organization.name,
-        "phrase3": "已通过" if approved else "未通过",
-        "time4": at,
-        "thing5": f"会员编号{member_no}" if approved else (application.reject_reason or "请查看申请详情"),
+    values = {
+        "matter": "工会入会申请",
+        "organization": application.organization.name,
+        "result": "已通过" if approved else "未通过",
+        "reviewed_at": at,
+        "remark": f"会员编号{member_no}" if approved else (application.reject_reason or "请查看申请详情"),
+        "application_id": application.id,
     }
-    page = ("pages/enrollment/card/index" if approved
-            else f"pages/enrollment/application/index?id={application.id}")
-    enqueue(application.worker_id, "enrollment_approved" if approved else "enrollment_rejected", data,
-            page=page, dedupe_key=f"enrollment:{application.id}:result")
+    enqueue(application.worker_id, "enrollment_approved" if approved else "enrollment_rejected", values,
+            dedupe_key=f"enrollment:{application.id}:result")
 
 
 def _approve(application: EnrollmentApplication, staff_id: int | None, now: dt.datetime) -> Membership:
@@ -162,16 +168,16 @@ def _approve(application: EnrollmentApplication, staff_id: int | None, now: dt.d
         .execution_options(synchronize_session="fetch"))
     if result.rowcount != 1:  # decided meanwhile by someone else
         raise AlreadyReviewed()
+    id_hashes = pii.matching_indexes(application.id_number_hash, application.id_number_enc, ID_CONTEXT, ID_INDEX)
     taken = db.session.scalar(select(Membership.id).where(
         Membership.status == "active",
-        or_(Membership.id_number_hash == application.id_number_hash,
-            Membership.worker_id == application.worker_id)).limit(1))
+        or_(Membership.id_number_hash.in_(id_hashes), Membership.worker_id == application.worker_id)).limit(1))
     if taken is not None:
         raise AlreadyMember()
     membership = Membership(
         member_no=member_no, worker_id=application.worker_id, application_id=application.id,
         organization_id=application.organization_id, name=application.name, gender=application.gender,
-        occupation=application.occupation, id_number_hash=application.id_number_hash, status="active",
+        occupation=application.occupation, id_number_hash=id_hashes[0], status="active",
         year=year, joined_at=now)
     db.session.add(membership)
     db.session.flush()
@@ -276,8 +282,9 @@ def _scope_top(scope: Scope) -> int | None:
                              .order_by(func.length(Organization.path), Organization.id).limit(1))
 
 
-def _audit_export(scope: Scope, args: dict, full: bool, rows: int) -> None:
-    """The audit row of one export: its filters (an ID number or phone searched for masked) and size."""
+def _audit_export(scope: Scope, args: dict, full: bool, rows: int, unmasked: int) -> None:
+    """The audit row of one export: its filters (an ID number or phone searched for masked),
+    its size and how many rows were unmasked."""
     filters = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
                for k, v in args.items() if k != "full" and v is not None}
     if filters.get("q") and _LONG_NUMBER.search(filters["q"]):
@@ -287,24 +294,32 @@ def _audit_export(scope: Scope, args: dict, full: bool, rows: int) -> None:
     org_id = args.get("organization_id")
     if org_id is None or not scope.allows(org_id) or db.session.get(Organization, org_id) is None:
         org_id = _scope_top(scope)
+    details = {"full": full, "rows": rows, "filters": filters}
+    if full:
+        details["unmasked_rows"] = unmasked
     audit("enrollment.export_full" if full else "enrollment.export", "membership", None,
-          organization_id=org_id, details={"full": full, "rows": rows, "filters": filters})
+          organization_id=org_id, details=details)
     db.session.commit()
 
 
 def export_members(scope: Scope, args: dict) -> tuple[list[str], Iterator[list]]:
     """The member list of the caller's subtree: ``(headers, rows)`` for a spreadsheet (Chinese headers).
 
-    403 at once when anyone but an admin asks ``full``.  Rows are streamed
-    from the database in chunks; once the last one has been read, the export
-    is audit-logged with its size and committed.
+    ``full`` is for admins: 403 at once for anyone holding no admin role, and an
+    admin's ID numbers and phones are whole only in the rows of organizations
+    where they are admin (a district admin who also reviews for the city sees
+    the other districts' rows masked).  Rows are streamed from the database in
+    chunks; once the last one has been read, the export is audit-logged with
+    its size and committed.
     """
     full = bool(args.get("full"))
-    if full and not scope.has_role("admin"):
+    admin = scope.only("admin") if full else None
+    if full and admin is None:
         raise FullExportForbidden()
     M, A = Membership, EnrollmentApplication
     stmt = (select(M.member_no, M.name, M.gender, M.occupation, A.occupation_other, A.employer, A.work_region,
-                   Organization.name, M.joined_at, M.status, A.submitted_at, A.id_number_enc, A.phone_enc)
+                   Organization.name, M.joined_at, M.status, A.submitted_at, A.id_number_enc, A.phone_enc,
+                   M.organization_id)
             .join(A, A.id == M.application_id)
             .join(Organization, Organization.id == M.organization_id))
     stmt = _org_filter(stmt, M.organization_id, scope, args.get("organization_id"))
@@ -318,16 +333,18 @@ def export_members(scope: Scope, args: dict) -> tuple[list[str], Iterator[list]]
     stmt = stmt.order_by(M.joined_at, M.id).execution_options(yield_per=500)
 
     def rows():
-        count = 0
+        count = unmasked = 0
         for (member_no, name, gender, occupation, other, employer, region, org_name, joined_at, status,
-             submitted_at, id_enc, phone_enc) in db.session.execute(stmt):
+             submitted_at, id_enc, phone_enc, org_id) in db.session.execute(stmt):
             count += 1
+            whole = admin is not None and admin.allows(org_id)
+            unmasked += whole
             yield [member_no, name, rules.GENDER_LABELS.get(gender or "", ""),
-                   shown(id_enc, ID_CONTEXT, full=full), shown(phone_enc, PHONE_CONTEXT, full=full),
+                   shown(id_enc, ID_CONTEXT, full=whole), shown(phone_enc, PHONE_CONTEXT, full=whole),
                    rules.occupation_label(occupation, other), employer, region, org_name,
                    clock.to_local(joined_at).strftime("%Y-%m-%d %H:%M"),
                    MEMBERSHIP_STATUS_LABELS.get(status, status),
                    clock.to_local(submitted_at).strftime("%Y-%m-%d %H:%M") if submitted_at else None]
-        _audit_export(scope, args, full, count)
+        _audit_export(scope, args, full, count, unmasked)
 
     return EXPORT_HEADERS, rows()

@@ -10,8 +10,17 @@ from marshmallow import fields, validate
 
 from models.enrollment import APPLICATION_STATUSES, GENDERS, MEMBERSHIP_STATUSES, OCCUPATIONS
 from service.common import clock
-from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
-                                    page_schema)
+from service.common.schemas import (
+    ID_RANGE,
+    BodySchema,
+    LocalDateTime,
+    NotInUrl,
+    OutSchema,
+    PageArgs,
+    PageBody,
+    QuerySchema,
+    page_schema,
+)
 from service.enrollment import rules, sensitive
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -92,20 +101,36 @@ class BatchReviewSchema(BodySchema):
             raise ma.ValidationError({"reason": ["批量驳回时请填写驳回原因"]})
 
 
-class QueueQuerySchema(PageArgs):
+SEARCH_PATH = "/api/v1/admin/enrollment/applications/search"
+EXPORT_PATH = "/api/v1/admin/enrollment/members.xlsx"
+
+
+class _QueueFilters:
+    """The review queue's filters, in a query string or in a search body."""
+
     status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
     organization_id = fields.Integer(validate=ID_RANGE,
                                      metadata={"description": "该组织及其下级组织"})
     occupation = fields.String(validate=validate.OneOf(OCCUPATIONS))
     submitted_from = DateOrDateTime(metadata={"description": "提交时间起（含），YYYY-MM-DD 或 ISO 8601"})
     submitted_to = DateOrDateTime(metadata={"description": "提交时间止（含），YYYY-MM-DD 或 ISO 8601"})
-    q = fields.String(validate=validate.Length(min=1, max=50),
-                      metadata={"description": "姓名（包含）；也可输入完整身份证号或手机号精确查找"})
     sort = fields.String(validate=validate.OneOf(["submitted_at", "-submitted_at"]),
                          metadata={"description": "默认：待审核按提交时间先后，其余按最新在前"})
 
 
-class ExportQuerySchema(QuerySchema):
+class QueueQuerySchema(_QueueFilters, PageArgs):
+    q = fields.String(validate=[validate.Length(min=1, max=50), NotInUrl(SEARCH_PATH)],
+                      metadata={"description": "姓名（包含）；按身份证号或手机号查找请用 POST …/applications/search"})
+
+
+class QueueSearchSchema(_QueueFilters, PageBody):
+    q = fields.String(validate=validate.Length(min=1, max=50),
+                      metadata={"description": "姓名（包含），或完整身份证号、手机号（精确查找）"})
+
+
+class _ExportFilters:
+    """The member list's filters, in a query string or in a body."""
+
     status = fields.String(validate=validate.OneOf(MEMBERSHIP_STATUSES), metadata={"description": "会员状态"})
     organization_id = fields.Integer(validate=ID_RANGE)
     occupation = fields.String(validate=validate.OneOf(OCCUPATIONS))
@@ -113,9 +138,19 @@ class ExportQuerySchema(QuerySchema):
     submitted_to = DateOrDateTime()
     joined_from = DateOrDateTime()
     joined_to = DateOrDateTime()
-    q = fields.String(validate=validate.Length(min=1, max=50))
     full = fields.Boolean(load_default=False,
-                          metadata={"description": "1：导出完整身份证号和手机号（仅管理员，记入操作日志）"})
+                          metadata={"description": "true：本人任管理员的组织的会员导出完整身份证号和手机号"
+                                                   "（仅管理员，记入操作日志）"})
+
+
+class ExportQuerySchema(_ExportFilters, QuerySchema):
+    q = fields.String(validate=[validate.Length(min=1, max=50), NotInUrl(EXPORT_PATH)],
+                      metadata={"description": "姓名（包含）；按身份证号或手机号查找请用 POST 导出"})
+
+
+class ExportBodySchema(_ExportFilters, BodySchema):
+    q = fields.String(validate=validate.Length(min=1, max=50),
+                      metadata={"description": "姓名（包含），或完整身份证号、手机号（精确查找）"})
 
 
 # --- responses ---------------------------------------------------------------

@@ -8,9 +8,19 @@ from service.common import clock
 from service.common.excel import xlsx_response
 from service.common.schemas import PageArgs
 from service.enrollment import applications, review
-from service.enrollment.schemas import (ApplicationCreateSchema, ApplicationPageSchema, ApplicationSchema,
-                                        BatchResultSchema, BatchReviewSchema, ExportQuerySchema,
-                                        MembershipCardSchema, QueueQuerySchema, RejectSchema)
+from service.enrollment.schemas import (
+    ApplicationCreateSchema,
+    ApplicationPageSchema,
+    ApplicationSchema,
+    BatchResultSchema,
+    BatchReviewSchema,
+    ExportBodySchema,
+    ExportQuerySchema,
+    MembershipCardSchema,
+    QueueQuerySchema,
+    QueueSearchSchema,
+    RejectSchema,
+)
 from service.extensions import Blueprint
 
 blp = Blueprint("enrollment", __name__, url_prefix="/api/v1", description="工会入会")
@@ -68,8 +78,17 @@ def membership_card():
 @blp.arguments(QueueQuerySchema, location="query")
 @blp.response(200, ApplicationPageSchema)
 def review_queue(args):
-    """入会申请审核列表（按状态、组织、职业、提交时间、姓名筛选）"""
+    """入会申请审核列表（按状态、组织、职业、提交时间、姓名筛选；身份证号、手机号请用 POST 查询）"""
     return review.review_queue(g.scope, args)
+
+
+@blp.route("/admin/enrollment/applications/search", methods=["POST"])
+@require_staff("enrollment_reviewer")
+@blp.arguments(QueueSearchSchema)
+@blp.response(200, ApplicationPageSchema)
+def search_applications(body):
+    """查询入会申请（条件放在请求体中：可按完整身份证号或手机号精确查找，不进网址和日志）"""
+    return review.review_queue(g.scope, body)
 
 
 @blp.route("/admin/enrollment/applications/<int:application_id>/approve", methods=["POST"])
@@ -98,13 +117,26 @@ def batch_review(body):
     return review.batch_review(g.scope, body["action"], body["ids"], body.get("reason"), g.staff.id)
 
 
+def _members_sheet(args):
+    headers, rows = review.export_members(g.scope, args)
+    stamp = clock.local_now().strftime("%Y%m%d%H%M")
+    return xlsx_response(f"工会会员名单-{stamp}.xlsx", ascii_name=f"members-{stamp}.xlsx",
+                         sheets={"会员名单": (headers, rows)})
+
+
 @blp.route("/admin/enrollment/members.xlsx", methods=["GET"])
 @require_staff("enrollment_reviewer")
 @blp.arguments(ExportQuerySchema, location="query")
 @blp.alt_response(200, schema=_BINARY, success=True, content_type=XLSX, description="会员名单 Excel 文件")
 def export_members(args):
-    """导出会员名单 Excel（身份证号脱敏；管理员可 full=1 导出完整信息，记入操作日志）"""
-    headers, rows = review.export_members(g.scope, args)
-    stamp = clock.local_now().strftime("%Y%m%d%H%M")
-    return xlsx_response(f"工会会员名单-{stamp}.xlsx", ascii_name=f"members-{stamp}.xlsx",
-                         sheets={"会员名单": (headers, rows)})
+    """导出会员名单 Excel（身份证号脱敏；管理员可 full=1 导出其任管理员的组织的完整信息，记入操作日志）"""
+    return _members_sheet(args)
+
+
+@blp.route("/admin/enrollment/members.xlsx", methods=["POST"])
+@require_staff("enrollment_reviewer")
+@blp.arguments(ExportBodySchema)
+@blp.alt_response(200, schema=_BINARY, success=True, content_type=XLSX, description="会员名单 Excel 文件")
+def export_members_by_post(body):
+    """导出会员名单 Excel（条件放在请求体中：可按完整身份证号或手机号查找，不进网址和日志）"""
+    return _members_sheet(body)

@@ -9,10 +9,15 @@ One pass (``send_due``) claims due rows in batches and sends each:
    row is still unclaimed, and the rows that carry our token are ours.  The
    claim is committed *before* WeChat is called, so several senders (threads,
    processes, hosts) never send one message twice.
-2. **Send** through ``wechat_gateway.send_subscribe_message`` with the
-   template of ``NOTIFY_TEMPLATES[kind]`` and values trimmed and formatted per
-   WeChat's keyword types (:func:`format_data`).
-3. **Record** the outcome where the claim token is still ours: ``sent``;
+2. **Start** — just before WeChat is called, ``pending`` → ``sending`` where the
+   claim is still ours, committed.  A message withdrawn meanwhile
+   (``outbox.cancel_pending`` changes ``pending`` rows only) is not sent; one
+   already ``sending`` is never marked withdrawn.
+3. **Send** through ``wechat_gateway.send_subscribe_message`` with the
+   template configured for the kind, each named value put in its keyword and
+   trimmed and formatted per WeChat's keyword types (``templates.render``).
+4. **Record** the outcome where the claim token is still ours and the row is
+   ``sending``: ``sent``;
    ``refused`` on 43101 (final); ``failed`` on 47003 or another final error
    (logged); a transient error (``WeChatError.retryable``) puts the row back
    to ``pending`` with exponential backoff until ``NOTIFY_MAX_ATTEMPTS``, then
@@ -26,99 +31,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import secrets
 import threading
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from models import Notification, Worker, db
 from service.common import clock
+from service.notifications import templates
 from service.wechat_gateway import wechat_gateway
 from wechat.errors import WeChatError, WeChatUserRefused
 
 log = logging.getLogger(__name__)
-
-# WeChat subscribe-message keyword types → the most characters a value may have.
-LIMITS = {
-    "thing": 20,
-    "phrase": 5,
-    "name": 10,
-    "character_string": 32,
-    "number": 32,
-    "letter": 32,
-    "symbol": 5,
-    "amount": 10,
-    "phone_number": 17,
-    "car_number": 8,
-}
-_KEY_TYPE = re.compile(r"^([a-z_]+?)\d*$")
-EMPTY = {"thing": "无", "phrase": "无", "name": "无"}
-
-
-# --- formatting -------------------------------------------------------------------
-
-def keyword_type(key: str) -> str:
-    """``thing1`` → ``thing``; ``character_string2`` → ``character_string``."""
-    match = _KEY_TYPE.match(key)
-    return match.group(1) if match else key
-
-
-def _as_datetime(value) -> dt.datetime | None:
-    if isinstance(value, dict):
-        value = value.get("datetime") or value.get("date")
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(0), tzinfo=clock.SHANGHAI)
-    elif isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if len(value) == 10:  # a bare date
-            return moment.replace(tzinfo=clock.SHANGHAI)
-    else:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=clock.SHANGHAI)
-    return moment.astimezone(clock.SHANGHAI)
-
-
-def format_value(key: str, value) -> str:
-    """One keyword's value as WeChat accepts it.
-
-    ``time*`` → ``YYYY年MM月DD日 HH:mm`` and ``date*`` → ``YYYY年MM月DD日``
-    (Asia/Shanghai); text types cut to WeChat's length (``thing`` 20,
-    ``phrase`` 5, ``name`` 10, ``character_string``/``number`` 32 …), a
-    ``thing`` ending in "…" when cut.
-    """
-    kind = keyword_type(key)
-    if kind in ("time", "date"):
-        moment = _as_datetime(value)
-        if moment is None:
-            return str(value or "")[:20] or "-"
-        return moment.strftime("%Y年%m月%d日 %H:%M" if kind == "time" else "%Y年%m月%d日")
-    if isinstance(value, dict):
-        moment = _as_datetime(value)
-        value = moment.strftime("%Y年%m月%d日 %H:%M") if moment else ""
-    text = " ".join(str(value if value is not None else "").split())
-    if not text:
-        return EMPTY.get(kind, "-")
-    limit = LIMITS.get(kind)
-    if limit is None or len(text) <= limit:
-        return text
-    if kind == "thing":
-        return text[:limit - 1] + "…"
-    return text[:limit]
-
-
-def format_data(data: dict) -> dict:
-    """The outbox row's data → WeChat's ``{"thing1": {"value": "…"}, …}``."""
-    return {key: {"value": format_value(key, value)} for key, value in (data or {}).items()}
-
 
 # --- one pass ---------------------------------------------------------------------
 
@@ -148,14 +74,18 @@ def backoff_seconds(attempts: int) -> int:
 
 
 def claim(batch_size: int) -> tuple[str, list[int]]:
-    """Claim up to ``batch_size`` due messages for this sender and commit the claim."""
+    """Claim up to ``batch_size`` due messages for this sender and commit the claim.
+
+    Due: ``pending`` with ``next_attempt_at`` passed, or ``sending`` left behind by
+    a sender that died while WeChat answered (its lease over: the message may have
+    gone out, and is sent again rather than lost).  Neither under a live lease."""
     now = clock.now()
     lease = now + dt.timedelta(seconds=int(current_app.config["NOTIFY_LEASE_SECONDS"]))
     token = secrets.token_hex(16)
     N = Notification
     free = or_(N.claimed_until.is_(None), N.claimed_until <= now)
-    due = (select(N.id).where(N.status == "pending", N.next_attempt_at <= now, free)
-           .order_by(N.next_attempt_at, N.id).limit(batch_size))
+    waiting = or_(and_(N.status == "pending", N.next_attempt_at <= now), N.status == "sending")
+    due = select(N.id).where(waiting, free).order_by(N.next_attempt_at, N.id).limit(batch_size)
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     try:
@@ -164,8 +94,8 @@ def claim(batch_size: int) -> tuple[str, list[int]]:
             db.session.rollback()
             return token, []
         db.session.execute(
-            update(N).where(N.id.in_(ids), N.status == "pending", free)
-            .values(claim_token=token, claimed_until=lease, attempts=N.attempts + 1)
+            update(N).where(N.id.in_(ids), N.status.in_(("pending", "sending")), free)
+            .values(status="pending", claim_token=token, claimed_until=lease, attempts=N.attempts + 1)
             .execution_options(synchronize_session=False))
         mine = list(db.session.scalars(select(N.id).where(N.id.in_(ids), N.claim_token == token).order_by(N.id)))
         db.session.commit()
@@ -175,19 +105,30 @@ def claim(batch_size: int) -> tuple[str, list[int]]:
     return token, mine
 
 
-def _finish(note_id: int, token: str, **values) -> bool:
-    """Record an outcome only if our claim still holds; commit."""
+def _finish(note_id: int, token: str, status_now: str = "pending", **values) -> bool:
+    """Record an outcome only if our claim still holds and the row is still ``status_now``; commit."""
     N = Notification
     values.setdefault("claimed_until", None)
     values.setdefault("claim_token", None)
     result = db.session.execute(
-        update(N).where(N.id == note_id, N.claim_token == token, N.status == "pending").values(**values)
+        update(N).where(N.id == note_id, N.claim_token == token, N.status == status_now).values(**values)
         .execution_options(synchronize_session=False))
     db.session.commit()
     if result.rowcount != 1:
         log.warning("notification %s: claim lost before its outcome was recorded", note_id)
         return False
     return True
+
+
+def _start_sending(note_id: int, token: str) -> bool:
+    """``pending`` → ``sending`` under our claim, committed before WeChat is called.
+    False when the message was withdrawn meanwhile (or the claim lost): it is not sent."""
+    N = Notification
+    result = db.session.execute(
+        update(N).where(N.id == note_id, N.claim_token == token, N.status == "pending").values(status="sending")
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount == 1
 
 
 def release(note_ids: list[int], token: str) -> int:
@@ -209,7 +150,8 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         select(Notification.kind, Notification.data, Notification.page, Notification.attempts,
                Worker.openid, Worker.erased_at)
         .join(Worker, Worker.id == Notification.worker_id)
-        .where(Notification.id == note_id, Notification.claim_token == token)).first()
+        .where(Notification.id == note_id, Notification.claim_token == token,
+               Notification.status == "pending")).first()
     db.session.rollback()  # end the read; never hold a transaction while WeChat answers
     if row is None:
         return
@@ -220,8 +162,8 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         if _finish(note_id, token, status="cancelled", last_error="worker erased or without openid"):
             result.cancelled += 1
         return
-    template_id = (current_app.config["NOTIFY_TEMPLATES"] or {}).get(kind)
-    if not template_id:
+    message = templates.render(kind, data or {})
+    if message is None:
         log.error("notification %s: no template configured for kind %s", note_id, kind)
         if _finish(note_id, token, status="failed", last_error=f"no template for kind {kind}"):
             result.failed += 1
@@ -230,21 +172,25 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         if _finish(note_id, token, status="failed", last_error="too many attempts"):
             result.failed += 1
         return
+    if not _start_sending(note_id, token):
+        log.info("notification %s (%s) withdrawn before it was sent", note_id, kind)
+        return
     try:
-        wechat_gateway.send_subscribe_message(openid, template_id, format_data(data), page=page)
+        wechat_gateway.send_subscribe_message(openid, *message, page=page)
     except WeChatUserRefused as err:
-        if _finish(note_id, token, status="refused", last_errcode=err.errcode, last_error=err.code):
+        if _finish(note_id, token, "sending", status="refused", last_errcode=err.errcode, last_error=err.code):
             result.refused += 1
         return
     except WeChatError as err:
         if err.retryable and attempts < max_attempts:
             delay = backoff_seconds(attempts)
-            if _finish(note_id, token, next_attempt_at=clock.now() + dt.timedelta(seconds=delay),
+            if _finish(note_id, token, "sending", status="pending",
+                       next_attempt_at=clock.now() + dt.timedelta(seconds=delay),
                        last_errcode=err.errcode, last_error=f"{err.code}: {err.errmsg}"[:500]):
                 result.retried += 1
             log.info("notification %s (%s): %s, retry %d in %ds", note_id, kind, err.code, attempts, delay)
         else:
-            if _finish(note_id, token, status="failed", last_errcode=err.errcode,
+            if _finish(note_id, token, "sending", status="failed", last_errcode=err.errcode,
                        last_error=f"{err.code}: {err.errmsg}"[:500]):
                 result.failed += 1
             log.warning("notification %s (%s) failed for good after %d attempt(s): %s errcode=%s",
@@ -254,19 +200,17 @@ def send_one(note_id: int, token: str, result: PassResult) -> None:
         db.session.rollback()
         delay = backoff_seconds(attempts)
         final = attempts >= max_attempts
-        values = {"last_error": f"{type(err).__name__}"[:500]}
-        if final:
-            values["status"] = "failed"
-        else:
+        values = {"last_error": f"{type(err).__name__}"[:500], "status": "failed" if final else "pending"}
+        if not final:
             values["next_attempt_at"] = clock.now() + dt.timedelta(seconds=delay)
-        if _finish(note_id, token, **values):
+        if _finish(note_id, token, "sending", **values):
             if final:
                 result.failed += 1
             else:
                 result.retried += 1
         log.exception("notification %s (%s): unexpected error while sending", note_id, kind)
         return
-    if _finish(note_id, token, status="sent", sent_at=now, last_error=None, last_errcode=None):
+    if _finish(note_id, token, "sending", status="sent", sent_at=now, last_error=None, last_errcode=None):
         result.sent += 1
 
 

@@ -16,6 +16,7 @@ ROWS = [
     ("GET", "/api/v1/admin/breakfast/points/<int:point_id>/qr/wxacode.png", MANAGER),
     ("POST", "/api/v1/admin/breakfast/roster/import", MANAGER),
     ("GET", "/api/v1/admin/breakfast/roster", MANAGER),
+    ("POST", "/api/v1/admin/breakfast/roster/search", MANAGER),
     ("PATCH", "/api/v1/admin/breakfast/roster/<int:entry_id>", MANAGER),
     ("GET", "/api/v1/admin/breakfast/report", MANAGER),
     ("GET", "/api/v1/admin/breakfast/report.xlsx", MANAGER),

@@ -13,8 +13,10 @@ ROWS = [
     ("POST", "/api/v1/enrollment/applications/<int:application_id>/withdraw", "worker"),
     ("GET", "/api/v1/enrollment/membership", "worker"),
     ("GET", "/api/v1/admin/enrollment/applications", REVIEW),
+    ("POST", "/api/v1/admin/enrollment/applications/search", REVIEW),
     ("POST", "/api/v1/admin/enrollment/applications/<int:application_id>/approve", REVIEW),
     ("POST", "/api/v1/admin/enrollment/applications/<int:application_id>/reject", REVIEW),
     ("POST", "/api/v1/admin/enrollment/applications/batch", REVIEW),
     ("GET", "/api/v1/admin/enrollment/members.xlsx", REVIEW),
+    ("POST", "/api/v1/admin/enrollment/members.xlsx", REVIEW),
 ]

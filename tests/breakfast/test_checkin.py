@@ -4,8 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from service.common import clock
-from tests.breakfast.helpers import (PEAK, add_to_roster, check_in, create_point, eligible_worker, scene_of,
-                                     setup_city)
+from tests.breakfast.helpers import PEAK, add_to_roster, check_in, create_point, eligible_worker, scene_of, setup_city
 from tests.helpers import bearer, bind_phone, error_code, login_worker
 
 
@@ -95,7 +94,8 @@ def test_rules_apply_in_the_spec_order(client, app):
 
     # 1. qr_invalid beats everything (an outsider, at night, far away, with a forged scene).
     clock.freeze(clock.local(2026, 3, 10, 23, 0))
-    assert error_code(check_in(client, outsider, scene[:-1] + ("A" if scene[-1] != "A" else "B"), **far)) == "qr_invalid"
+    forged = scene[:-1] + ("A" if scene[-1] != "A" else "B")
+    assert error_code(check_in(client, outsider, forged, **far)) == "qr_invalid"
     # 2. not_eligible beats an inactive point, the window and the geofence.
     client.patch(f"/api/v1/admin/breakfast/points/{point['id']}", json={"active": False}, headers=bearer(staff))
     resp = check_in(client, outsider, scene, **far)
@@ -136,13 +136,13 @@ def test_serving_day_is_the_shanghai_date(client, app):
     point = create_point(client, staff, serving_start="07:00", serving_end="09:00")
     scene = scene_of(client, staff, point["id"])
     token = eligible_worker(client, staff)
-    clock.freeze(dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.timezone.utc))  # 2026-03-10 07:30 in Shanghai
+    clock.freeze(dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.UTC))  # 2026-03-10 07:30 in Shanghai
     resp = check_in(client, token, scene)
     assert resp.status_code == 201
     assert resp.get_json()["serving_date"] == "2026-03-10"
-    clock.freeze(dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.timezone.utc))  # 09:00 local: closed
+    clock.freeze(dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.UTC))  # 09:00 local: closed
     assert error_code(check_in(client, token, scene)) == "outside_serving_window"
-    clock.freeze(dt.datetime(2026, 3, 10, 0, 15, tzinfo=dt.timezone.utc))  # 08:15 local, same day
+    clock.freeze(dt.datetime(2026, 3, 10, 0, 15, tzinfo=dt.UTC))  # 08:15 local, same day
     assert error_code(check_in(client, token, scene)) == "already_checked_in"
 
 
@@ -151,7 +151,8 @@ def test_deactivated_roster_entry_is_not_eligible(client, app):
     point = create_point(client, staff)
     scene = scene_of(client, staff, point["id"])
     token = eligible_worker(client, staff, phone="13952719999")
-    entry = client.get("/api/v1/admin/breakfast/roster?q=13952719999", headers=bearer(staff)).get_json()["items"][0]
+    entry = client.post("/api/v1/admin/breakfast/roster/search", json={"q": "13952719999"},
+                        headers=bearer(staff)).get_json()["items"][0]
     resp = client.patch(f"/api/v1/admin/breakfast/roster/{entry['id']}", json={"active": False}, headers=bearer(staff))
     assert resp.status_code == 200 and resp.get_json()["active"] is False
     clock.freeze(PEAK)

@@ -16,6 +16,9 @@ def valid_id(region="321002", born="19700101", seq="123") -> str:
 
 
 def roster(client, token, **params):
+    """The roster as a manager lists it; a search term goes in a POST body (it may be a phone)."""
+    if "q" in params:
+        return client.post("/api/v1/admin/breakfast/roster/search", json=params, headers=bearer(token)).get_json()
     return client.get("/api/v1/admin/breakfast/roster", query_string=params, headers=bearer(token)).get_json()
 
 
@@ -51,6 +54,11 @@ def test_gbk_csv_with_bad_rows_imports_the_good_ones(client, app):
     assert "13952710001" not in body and good_id not in body
     assert roster(client, staff, q="13952710005")["items"][0]["name"] == "刘秀英"
     assert roster(client, staff, q="建国")["total"] == 1
+    in_url = client.get("/api/v1/admin/breakfast/roster", query_string={"q": "13952710005"}, headers=bearer(staff))
+    assert in_url.status_code == 422 and error_code(in_url) == "validation_error"
+    assert "POST /api/v1/admin/breakfast/roster/search" in in_url.get_json()["error"]["details"]["fields"]["q"][0]
+    by_name = client.get("/api/v1/admin/breakfast/roster", query_string={"q": "建国"}, headers=bearer(staff))
+    assert by_name.status_code == 200 and by_name.get_json()["total"] == 1
 
 
 def test_xlsx_upserts_by_phone_and_reports_bad_rows(client, app):
@@ -112,10 +120,20 @@ def test_roster_is_scoped_by_organization(client, app):
     add_to_roster(client, other_staff, "徐志明", "13952720001")
     assert roster(client, city_staff)["total"] == 2
     assert [e["name"] for e in roster(client, district_staff)["items"]] == ["王建国"]
-    # Another district's worker cannot be overwritten or moved by an import here.
-    resp = upload(client, district_staff, roster_csv([("冒名", "13952720001", "某单位", "")]))
-    assert resp.get_json()["created"] == 0 and resp.get_json()["errors"][0]["row"] == 2
+    # Another district's worker cannot be overwritten or moved by an import here, and the
+    # refusal does not tell that the phone (or ID number) is on another district's roster.
+    other_id = valid_id(seq="456")
+    resp = upload(client, other_staff, roster_csv([("徐志明", "13952720001", "邗江环卫所", other_id)]))
+    assert resp.status_code == 200
+    resp = upload(client, district_staff, roster_csv([("冒名", "13952720001", "某单位", ""),
+                                                      ("冒名二", "13952710777", "某单位", other_id)]))
+    assert resp.get_json()["created"] == 0 and [e["row"] for e in resp.get_json()["errors"]] == [2, 3]
+    messages = {e["message"] for e in resp.get_json()["errors"]}
+    assert messages == {"此行无法导入：手机号或身份证号不可用，如有疑问请联系上级工会"}
     assert roster(client, other_staff)["items"][0]["name"] == "徐志明"
+    # within the caller's own organizations the clerk is told what to do
+    resp = upload(client, other_staff, roster_csv([("徐志明", "13952720002", "邗江环卫所", other_id)]))
+    assert "已以其他手机号登记" in resp.get_json()["errors"][0]["message"]
     # Importing into an organization out of reach is refused.
     resp = upload(client, district_staff, roster_csv([("某人", "13952710009", "某单位", "")]), organization_id=other)
     assert resp.status_code == 422 and "organization_id" in resp.get_json()["error"]["details"]["fields"]

@@ -3,6 +3,7 @@ import, the monthly report with its chart, Excel and ingredient estimate."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -107,3 +108,14 @@ def test_todays_count_the_monthly_report_and_the_ingredient_estimate(app, client
     assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
     page = manager.text(f"{BASE}/report?month=2026-13")
     assert "月份格式应为 YYYY-MM" in page and "2026-03 早餐统计" in page
+
+
+def test_a_roster_search_by_phone_is_posted_and_never_put_in_a_url(app, client, city, manager):
+    roster_upload(manager, "姓名,手机号,单位\n张三,13952710001,广陵环卫所\n李四,13952710002,广陵环卫所\n".encode())
+    resp = manager.post(f"{BASE}/roster/search", {"q": "13952710002"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "李四" in page and "张三" not in page
+    assert "13952710002" not in re.sub(r'name="q" value="13952710002"', "", page)  # only in the search box
+    assert not [u for u in re.findall(r'(?:href|action)="([^"]*)"', page) if "0002" in u]
+    page = manager.text(f"{BASE}/roster?q=13952710002")
+    assert "张三" in page and "李四" in page and any("网址" in m for m in flashes(page))

@@ -1,6 +1,8 @@
 """Enrollment review at the console: the queue, one application, approve, reject, batch."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.console.conftest import api_token, flashes, signed_in
@@ -98,3 +100,33 @@ def test_the_member_list_downloads_as_excel(app, client, city, reviewer):
     resp = reviewer.get("/console/enrollment/members.xlsx")
     assert resp.status_code == 200
     assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_a_search_by_id_number_or_phone_is_posted_and_never_put_in_a_url(app, client, city, reviewer):
+    id_number = make_id("19900101", "male")
+    submit(client, city["district"], id_number=id_number, phone="13912340001")
+    submit(client, city["district"], name="李四", worker="bob")
+    for q in (id_number, "13912340001"):
+        resp = reviewer.post(f"{QUEUE}search", {"q": q, "status": "all"})
+        assert resp.status_code == 200
+        page = resp.get_data(as_text=True)
+        assert "王小明" in page and "李四" not in page
+        urls = re.findall(r'(?:href|action|formaction)="([^"]*)"', page)
+        assert urls and not [u for u in urls if q in u or q[-4:] in u]
+        # the export button posts the same filters: the sheet holds only the match
+        export = reviewer.post("/console/enrollment/members.xlsx", {"q": q})
+        assert export.status_code == 200
+    # a number typed into the address bar is dropped with a message, the list still shows
+    page = reviewer.text(QUEUE + f"?q={id_number}&status=all")
+    assert "王小明" in page and "李四" in page and any("网址" in m for m in flashes(page))
+
+
+def test_the_pages_of_a_posted_search_are_asked_for_by_post(app, client, city, reviewer):
+    for n in range(3):
+        submit(client, city["district"], name="张" + "一二三"[n], worker=f"zhang{n}")
+    resp = reviewer.post(f"{QUEUE}search", {"q": "张", "per_page": "2"})
+    page = resp.get_data(as_text=True)
+    assert "共 3 条，第 1 / 2 页" in page
+    assert re.search(r'<button type="submit" name="page" value="2">下一页</button>', page)
+    second = reviewer.post(f"{QUEUE}search", {"q": "张", "per_page": "2", "page": "2"}).get_data(as_text=True)
+    assert "共 3 条，第 2 / 2 页" in second and "上一页" in second

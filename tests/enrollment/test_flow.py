@@ -8,9 +8,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from models import StaffRole, StaffUser, db
 from service.common import clock
 from tests.enrollment import apply, form, make_id, quick_staff
-from tests.helpers import bearer, error_code, login_worker, make_org
+from tests.helpers import bearer, error_code, login_staff, login_worker, make_org, make_staff
 from wechat import fake
 
 APPS = "/api/v1/enrollment/applications"
@@ -82,7 +83,7 @@ def test_apply_approve_card_and_the_wechat_message(app, client, city, redis_clie
     assert len(messages) == 1
     message = messages[0]
     assert message["touser"] == "fake-xiaoming"
-    assert message["template_id"] == app.config["NOTIFY_TEMPLATES"]["enrollment_approved"]
+    assert message["template_id"] == app.config["NOTIFY_TEMPLATES"]["enrollment_approved"]["template_id"]
     assert message["data"]["phrase3"]["value"] == "已通过"
     assert message["data"]["thing2"]["value"] == "广陵区总工会"
     assert message["data"]["time4"]["value"] == "2026年03月02日 09:30"
@@ -201,8 +202,8 @@ def test_batch_approve_reports_each_id(app, client, city):
     assert reject(client, reviewer, ids[1]).status_code == 200
     elsewhere = apply(client, login_worker(client, "batchx"), city["other"]).get_json()["id"]
 
-    resp = client.post(f"{QUEUE}/batch", json={"action": "approve", "ids": [ids[0], ids[1], ids[2], elsewhere, 999999, ids[0]]},
-                       headers=bearer(reviewer))
+    batch = [ids[0], ids[1], ids[2], elsewhere, 999999, ids[0]]
+    resp = client.post(f"{QUEUE}/batch", json={"action": "approve", "ids": batch}, headers=bearer(reviewer))
     assert resp.status_code == 200
     body = resp.get_json()
     results = {r["id"]: r for r in body["results"]}
@@ -252,7 +253,15 @@ def test_queue_filters_and_pages(app, client, city):
     assert query(occupation="courier")["total"] == 2
     assert [a["name"] for a in query(q="张")["items"]] == ["张小五", "张三"]
     assert query(q="%")["total"] == 0
-    assert query(q="13912345602")["items"][0]["id"] == ids[2]
+    # a phone or ID number is searched for in the body, never in the URL
+    by_phone = client.post(QUEUE + "/search", json={"q": "13912345602"}, headers=bearer(reviewer))
+    assert by_phone.status_code == 200 and [a["id"] for a in by_phone.get_json()["items"]] == [ids[2]]
+    in_url = client.get(QUEUE, query_string={"q": "13912345602"}, headers=bearer(reviewer))
+    assert in_url.status_code == 422 and "POST /api/v1/admin/enrollment/applications/search" in \
+        in_url.get_json()["error"]["details"]["fields"]["q"][0]
+    searched = client.post(QUEUE + "/search", json={"status": "pending", "occupation": "courier", "per_page": 1,
+                                                    "page": 2}, headers=bearer(reviewer)).get_json()
+    assert searched["total"] == 2 and [a["id"] for a in searched["items"]] == [ids[3]]
     assert query(submitted_from="2026-03-02T11:00:00", submitted_to="2026-03-02T12:30:00")["total"] == 2
     assert query(submitted_from="2026-03-02", submitted_to="2026-03-02")["total"] == 4
     assert query(submitted_from="2026-03-03")["total"] == 0
@@ -303,6 +312,40 @@ def test_members_export(app, client, city):
     assert log["items"][0]["details"]["full"] is True and log["items"][0]["details"]["rows"] == 1
 
 
+def test_full_export_unmasks_only_where_the_caller_is_admin(app, client, city):
+    """A district admin who also reviews for the whole city gets the district's members
+    whole and every other district's masked, in one sheet; the audit row counts them."""
+    reviewer = quick_staff(app, client, "enrollment_reviewer", city["root"])
+    members = {}
+    for n, org in enumerate((city["district"], city["other"])):
+        id_number = make_id("19880808", "female")
+        resp = apply(client, login_worker(client, f"scoped{n}"), org, id_number=id_number, gender="female",
+                     phone=f"1391234000{n}", name="会员" + "甲乙"[n])
+        assert approve(client, reviewer, resp.get_json()["id"]).status_code == 200
+        members["会员" + "甲乙"[n]] = (id_number, f"1391234000{n}")
+    make_staff(app, "two_hats", "enrollment_reviewer", city["root"])
+    with app.app_context():
+        staff = db.session.query(StaffUser).filter_by(username="two_hats").one()
+        staff.roles.append(StaffRole(role="admin", organization_id=city["district"]))
+        db.session.commit()
+    token = login_staff(client, "two_hats")
+
+    resp = client.post("/api/v1/admin/enrollment/members.xlsx", json={"full": True}, headers=bearer(token))
+    assert resp.status_code == 200
+    rows = {r[1]: r for r in load_workbook(io.BytesIO(resp.data)).active.iter_rows(min_row=2, values_only=True)}
+    district_id, district_phone = members["会员甲"]
+    other_id, other_phone = members["会员乙"]
+    assert (rows["会员甲"][3], rows["会员甲"][4]) == (district_id, district_phone)
+    assert (rows["会员乙"][3], rows["会员乙"][4]) == (other_id[:3] + "*" * 11 + other_id[-4:], "139****0001")
+    same = client.get("/api/v1/admin/enrollment/members.xlsx", query_string={"full": 1}, headers=bearer(token))
+    assert other_id not in str([r for r in load_workbook(io.BytesIO(same.data)).active.iter_rows(values_only=True)])
+
+    admin = quick_staff(app, client, "admin", city["root"])
+    log = client.get("/api/v1/admin/audit-log", query_string={"action": "enrollment.export_full"},
+                     headers=bearer(admin)).get_json()
+    assert [(e["details"]["rows"], e["details"]["unmasked_rows"]) for e in log["items"]] == [(2, 1), (2, 1)]
+
+
 def test_the_database_holds_no_plaintext_id_or_phone(app, client, city):
     worker = login_worker(client, "secret")
     id_number = make_id("19791212", "female")
@@ -319,7 +362,7 @@ def test_the_database_holds_no_plaintext_id_or_phone(app, client, city):
     blob = "\n".join(dumped)
     assert id_number not in blob and id_number[6:14] + id_number[14:] not in blob
     assert "13687654321" not in blob
-    assert stored[0].startswith("v1:") and len(stored[1]) == 64 and stored[2] == 1
+    assert stored[0].startswith("v1:") and stored[1].startswith("v1:") and stored[2] == 1
 
 
 def test_my_data_erasure_and_the_counts(app, client, city, redis_client):

@@ -246,10 +246,11 @@ def test_booking_queues_confirmation_and_a_reminder_the_day_before(world, client
     assert set(notes) == {"booking_confirmed", "booking_reminder"}
     confirmed, reminder = notes["booking_confirmed"], notes["booking_reminder"]
     assert confirmed.status == "pending" and confirmed.next_attempt_at == NOW
-    assert confirmed.data["thing1"] == "工伤"
-    assert confirmed.data["thing3"] == "广陵区总工会法律服务室"
-    assert confirmed.data["thing4"] == "王律师"
-    assert "time2" in confirmed.data
+    assert confirmed.data["topic"] == "工伤"
+    assert confirmed.data["place"] == "广陵区总工会法律服务室"
+    assert confirmed.data["provider"] == "王律师"
+    assert "starts_at" in confirmed.data
+    assert confirmed.page == f"pages/legal-aid/booking?id={booking['id']}"
     assert reminder.dedupe_key == f"booking-reminder:{booking['id']}"
     assert reminder.next_attempt_at == at(4, 14)
     assert reminder.status == "pending"
@@ -266,7 +267,7 @@ def test_reminder_for_a_slot_within_a_day_is_due_at_once(world, client, app):
     booking = book(client, bob, sid).get_json()
     (reminder,) = [n for (n,) in query(app, select(Notification).where(Notification.kind == "booking_reminder"))]
     assert reminder.next_attempt_at == NOW
-    assert reminder.data["thing3"] == "线上咨询"
+    assert reminder.data["place"] == "线上咨询"
     assert reminder.dedupe_key == f"booking-reminder:{booking['id']}"
 
 

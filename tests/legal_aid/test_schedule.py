@@ -12,7 +12,7 @@ from service.common import clock
 from tests.helpers import bearer, error_code, login_worker, make_org, staff_token
 from tests.legal_aid.helpers import NOW, World, at, book, iso, public_slot, query
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -247,8 +247,8 @@ def test_staff_cancelling_a_slot_cancels_its_bookings_and_tells_each_worker(worl
     assert len(cancelled) == 2 and len({n.worker_id for n in cancelled}) == 2
     assert all(n.status == "pending" for n in cancelled)
     assert {n.dedupe_key for n in cancelled} == {f"booking-cancelled:{i}" for i in ids}
-    assert cancelled[0].data["thing1"] == "解除劳动关系" and cancelled[0].data["thing3"] == "律师临时出庭"
-    assert cancelled[0].data["thing4"] == "王律师"
+    assert cancelled[0].data["topic"] == "解除劳动关系" and cancelled[0].data["reason"] == "律师临时出庭"
+    assert cancelled[0].data["provider"] == "王律师"
     reminders = [n for n in notes if n.kind == "booking_reminder"]
     assert len(reminders) == 2 and all(n.status == "cancelled" for n in reminders)
 

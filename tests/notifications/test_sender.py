@@ -11,9 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-
 from service.common import clock
 from tests.helpers import bearer, login_worker
+from tests.legal_aid.helpers import NOW, World, at, book
 from wechat import fake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,8 @@ def owe(app, worker: int, kind: str = "enrollment_approved", data: dict | None =
 
     with app.app_context():
         note = enqueue(worker, kind, data if data is not None else {
-            "thing1": "工会入会申请", "thing2": "广陵区总工会", "phrase3": "已通过",
-            "time4": clock.now(), "thing5": "会员编号0002-2026-000001"}, **kwargs)
+            "matter": "工会入会申请", "organization": "广陵区总工会", "result": "已通过",
+            "reviewed_at": clock.now(), "remark": "会员编号0002-2026-000001", "application_id": 1}, **kwargs)
         db.session.commit()
         return note.id
 
@@ -59,10 +59,10 @@ def send(app, **kwargs):
 # --- formatting ----------------------------------------------------------------------
 
 def test_values_are_trimmed_and_formatted_per_keyword_type():
-    from service.notifications.sender import format_data
+    from service.notifications.formatting import format_value
 
-    at = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)  # 09:30 in Shanghai
-    data = format_data({
+    at = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)  # 09:30 in Shanghai
+    data = {key: format_value(key, value) for key, value in {
         "thing1": "工会入会申请审核结果通知，请您及时查看并保存会员证",
         "phrase2": "审核已经通过了",
         "name3": "欧阳娜娜娜娜娜娜娜娜娜",
@@ -73,25 +73,25 @@ def test_values_are_trimmed_and_formatted_per_keyword_type():
         "time8": at,
         "thing9": None,
         "thing10": "短",
-    })
-    assert data["thing1"]["value"] == "工会入会申请审核结果通知，请您及时查看…"
-    assert len(data["thing1"]["value"]) == 20
-    assert data["phrase2"]["value"] == "审核已经通"
-    assert data["name3"]["value"] == "欧阳娜娜娜娜娜娜娜娜"
-    assert data["character_string4"]["value"] == "A" * 32
-    assert data["number5"]["value"] == "1" * 32
-    assert data["time6"]["value"] == "2026年03月02日 09:30"
-    assert data["date7"]["value"] == "2026年03月02日"
-    assert data["time8"]["value"] == "2026年03月02日 09:30"
-    assert data["thing9"]["value"] == "无"
-    assert data["thing10"]["value"] == "短"
+    }.items()}
+    assert data["thing1"] == "工会入会申请审核结果通知，请您及时查看…"
+    assert len(data["thing1"]) == 20
+    assert data["phrase2"] == "审核已经通"
+    assert data["name3"] == "欧阳娜娜娜娜娜娜娜娜"
+    assert data["character_string4"] == "A" * 32
+    assert data["number5"] == "1" * 32
+    assert data["time6"] == "2026年03月02日 09:30"
+    assert data["date7"] == "2026年03月02日"
+    assert data["time8"] == "2026年03月02日 09:30"
+    assert data["thing9"] == "无"
+    assert data["thing10"] == "短"
 
 
 # --- sending -------------------------------------------------------------------------
 
 def test_a_due_message_is_sent_once(app, client, redis_client):
     worker, _ = worker_id(client, "amy")
-    note = owe(app, worker, page="pages/enrollment/card/index")
+    note = owe(app, worker)
     result = send(app)
     assert result.sent == 1
     messages = fake.sent_messages(redis_client)
@@ -107,7 +107,7 @@ def test_a_due_message_is_sent_once(app, client, redis_client):
 def test_a_delayed_message_waits_for_its_time(app, client, redis_client):
     clock.freeze(clock.local(2026, 4, 1, 9))
     worker, _ = worker_id(client, "ben")
-    owe(app, worker, "booking_reminder", {"thing1": "法律咨询", "time2": clock.now()},
+    owe(app, worker, "booking_reminder", {"topic": "法律咨询", "starts_at": clock.now(), "booking_id": 3},
         send_after=clock.local(2026, 4, 2, 9))
     assert send(app).sent == 0
     clock.freeze(clock.local(2026, 4, 2, 8, 59))
@@ -173,7 +173,9 @@ def test_a_refusal_is_final(app, client, redis_client):
 
 def test_bad_data_fails_for_good_and_unknown_kinds_too(app, client, redis_client, caplog):
     worker, _ = worker_id(client, "fay")
-    empty = owe(app, worker, data={})
+    # the mini-program's template has other keywords than the ones configured: WeChat refuses (47003)
+    fake.set_templates(redis_client, {"tmpl-enrollment-result": ["thing1", "thing2", "thing3"]})
+    mismatched = owe(app, worker)
     unknown = owe(app, worker, kind="no_such_kind")
     caplog.set_level(logging.WARNING, logger="service.notifications.sender")
     result = send(app)
@@ -181,7 +183,7 @@ def test_bad_data_fails_for_good_and_unknown_kinds_too(app, client, redis_client
     assert "failed for good" in logged and "wechat_bad_data" in logged and "no template" in logged
     assert "fake-fay" not in logged  # no openid in the logs
     assert result.failed == 2
-    assert statuses(app)[empty] == ("failed", 1) and statuses(app)[unknown] == ("failed", 1)
+    assert statuses(app)[mismatched] == ("failed", 1) and statuses(app)[unknown] == ("failed", 1)
     assert fake.sent_messages(redis_client) == []
 
 
@@ -213,7 +215,7 @@ def test_a_claimed_message_is_not_sent_by_another_sender_until_its_lease_ends(ap
 
 def test_two_senders_deliver_each_message_exactly_once(pg_app, pg_client, redis_client):
     workers = [worker_id(pg_client, f"pair{n}")[0] for n in range(4)]
-    notes = [owe(pg_app, workers[n % 4], data={"thing1": f"消息{n}", "time2": clock.now()}) for n in range(40)]
+    notes = [owe(pg_app, workers[n % 4], data={"matter": f"消息{n}", "reviewed_at": clock.now()}) for n in range(40)]
     barrier = threading.Barrier(3)
     totals = []
 
@@ -233,6 +235,75 @@ def test_two_senders_deliver_each_message_exactly_once(pg_app, pg_client, redis_
     assert len(notes) == 40
 
 
+def test_a_reminder_withdrawn_after_the_sender_claimed_it_is_not_sent(app, client, redis_client):
+    from models import db
+    from service.notifications.sender import PassResult, claim, send_one
+
+    clock.freeze(NOW)
+    world = World(app, client)
+    alice = login_worker(client, "withdrawn")
+    booking = book(client, alice, world.slot(at(5, 10))).get_json()
+    clock.freeze(at(4, 11))  # the reminder is due; the booking can still be cancelled
+    with app.app_context():
+        token, claimed = claim(10)  # the sender holds the confirmation and the reminder ...
+        db.session.remove()
+    assert len(claimed) == 2
+    resp = client.post(f"/api/v1/legal-aid/bookings/{booking['id']}/cancel", headers=bearer(alice))
+    assert resp.status_code == 200  # ... when the worker cancels, which withdraws the reminder
+    result = PassResult()
+    with app.app_context():
+        for note_id in claimed:
+            send_one(note_id, token, result)
+        db.session.remove()
+    assert result.sent == 1
+    assert [m["template_id"] for m in fake.sent_messages(redis_client)] == ["tmpl-booking-confirmed"]
+    assert sorted(s for s, _ in statuses(app).values()) == ["cancelled", "sent"]
+
+
+def test_a_withdrawal_racing_the_sender_either_stops_the_message_or_leaves_it_sent(pg_app, pg_client, redis_client):
+    """Whatever the interleaving, the outbox tells the truth: ``sent`` exactly when WeChat
+    got the message, ``cancelled`` exactly when it did not."""
+    from models import db
+    from service.notifications.outbox import cancel_pending
+    from service.notifications.sender import PassResult, claim, send_one
+
+    worker, _ = worker_id(pg_client, "racer")
+    outcomes = []
+    for n in range(12):
+        note = owe(pg_app, worker, "booking_reminder", {"topic": "法律咨询", "starts_at": clock.now(), "booking_id": n},
+                   dedupe_key=f"booking-reminder:{n}")
+        with pg_app.app_context():
+            token, claimed = claim(10)
+            db.session.remove()
+        assert claimed == [note]
+        barrier = threading.Barrier(2)
+
+        def sender():
+            with pg_app.app_context():
+                barrier.wait()
+                send_one(note, token, PassResult())
+                db.session.remove()
+
+        def withdrawal():
+            with pg_app.app_context():
+                barrier.wait()
+                cancel_pending(f"booking-reminder:{n}")
+                db.session.commit()
+                db.session.remove()
+
+        threads = [threading.Thread(target=sender), threading.Thread(target=withdrawal)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        received = len(fake.sent_messages(redis_client))
+        fake.reset(redis_client)
+        status = statuses(pg_app)[note][0]
+        outcomes.append(status)
+        assert (status, received) in (("sent", 1), ("cancelled", 0)), (n, status, received)
+    assert set(outcomes) <= {"sent", "cancelled"}
+
+
 # --- the commands ----------------------------------------------------------------------
 
 def test_send_due_and_work_commands(app, client, redis_client):
@@ -241,7 +312,7 @@ def test_send_due_and_work_commands(app, client, redis_client):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["notifications", "send-due"])
     assert result.exit_code == 0 and "sent=1" in result.output
-    owe(app, worker, data={"thing1": "第二条"})
+    owe(app, worker, data={"matter": "第二条"})
     result = runner.invoke(args=["notifications", "work", "--interval", "0", "--max-passes", "2"])
     assert result.exit_code == 0, result.output
     assert "sent=1" in result.output and "passes=2" in result.output
