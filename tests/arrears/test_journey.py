@@ -98,7 +98,8 @@ def test_three_workers_one_employer_become_one_collective_case_followed_to_its_r
     for openid in ("fake-amy", "fake-ben", "fake-cai"):
         theirs = [m for m in sent if m["touser"] == openid]
         assert [m["data"]["phrase2"]["value"] for m in theirs] == ["已受理", "协调中", "已移交", "已解决"]
-        assert {m["template_id"] for m in theirs} == {app.config["NOTIFY_TEMPLATES"]["arrears_progress"]}
+        templates = app.config["NOTIFY_TEMPLATES"]
+        assert {m["template_id"] for m in theirs} == {templates["arrears_progress"]["template_id"]}
     amy_sent = [m for m in sent if m["touser"] == "fake-amy"]
     assert amy_sent[0]["data"]["thing1"]["value"] == "扬州 宏达建筑（集团）有限公司"
     assert amy_sent[0]["page"] == f"pages/arrears/report?id={first['id']}"
@@ -147,7 +148,7 @@ def test_a_declined_report_tells_the_worker_why(world, app, client, redis_client
     assert send_messages(app).sent == 1
     (message,) = fake.sent_messages(redis_client)
     assert message["data"]["phrase2"] == {"value": "未受理"}
-    assert message["template_id"] == app.config["NOTIFY_TEMPLATES"]["arrears_declined"]
+    assert message["template_id"] == app.config["NOTIFY_TEMPLATES"]["arrears_declined"]["template_id"]
     # declined is not open: the worker may report the employer again
     assert world.report(amy).status_code == 201
 
