@@ -4,6 +4,7 @@ download, and next month's ingredient estimate."""
 from __future__ import annotations
 
 import calendar
+import functools
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
 
@@ -11,6 +12,7 @@ from service.breakfast import points as breakfast_points
 from service.breakfast import reports as breakfast_reports
 from service.breakfast import roster as breakfast_roster
 from service.breakfast import schemas
+from service.common import clock
 from service.common.excel import xlsx_response
 from service.console import core
 
@@ -55,7 +57,8 @@ def _point_values(point) -> dict:
 @core.staff_page(*ROLES)
 def points():
     """早餐点：今日领取与份数"""
-    page = breakfast_points.list_points(g.scope, core.query_args(schemas.BreakfastPointListArgs))
+    page = core.page_of(functools.partial(breakfast_points.list_points, g.scope),
+                        core.query_args(schemas.BreakfastPointListArgs))
     today = {row["point_id"]: row for row in _today_by_point(g.scope, page["items"])}
     return render_template("console/breakfast/points.html", page=page, today=today)
 
@@ -135,7 +138,8 @@ def roster():
 
 
 def _roster_context(result) -> dict:
-    page = breakfast_roster.list_roster(g.scope, core.query_args(schemas.BreakfastRosterArgs))
+    page = core.page_of(functools.partial(breakfast_roster.list_roster, g.scope),
+                        core.query_args(schemas.BreakfastRosterArgs))
     return {"page": page, "result": result, "orgs": core.org_choices(g.scope)}
 
 
@@ -170,13 +174,14 @@ def _chart(report: dict) -> dict:
 @bp.route("/report")
 @core.staff_page(*ROLES)
 def report():
-    """月度早餐统计（图表、每日、每人）与下月食材预估"""
+    """月度早餐统计（图表、每日、每人）与下月食材预估；未选月份时打开最近有就餐记录的月份"""
     args = core.query_args(schemas.BreakfastReportArgs)
-    data = breakfast_reports.monthly_report(g.scope, args.get("month"), args.get("point_id"))
+    month = args.get("month") or breakfast_reports.latest_month(g.scope, args.get("point_id"))
+    data = breakfast_reports.monthly_report(g.scope, month, args.get("point_id"))
     all_points = breakfast_points.list_points(g.scope, {"page": 1, "per_page": MAX_POINTS})["items"]
     return render_template("console/breakfast/report.html", report=data, chart=_chart(data),
-                           points=core.choices(all_points),
-                           month=data["month"].strftime("%Y-%m"))
+                           points=core.choices(all_points), month=month.strftime("%Y-%m"),
+                           latest_instead=not args.get("month") and month != clock.today_local().replace(day=1))
 
 
 @bp.route("/report.xlsx")

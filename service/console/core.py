@@ -26,8 +26,7 @@ import secrets
 from urllib.parse import urlsplit
 
 import marshmallow as ma
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from service.auth import permissions, sessions
@@ -267,6 +266,16 @@ def query_args(schema: ma.Schema | type[ma.Schema], raw: dict | None = None) -> 
         flash_error(_validation_failed(err))
         bad = set(err.messages) if isinstance(err.messages, dict) else set()
         return schema.load({k: v for k, v in raw.items() if k not in bad})
+
+
+def page_of(fetch, args: dict) -> dict:
+    """``fetch(args)``: a page of a list.  A page past the end (an old bookmark, a number
+    typed in the jump box) shows the last page rather than an empty one."""
+    page = fetch(args)
+    last = max(1, -(-page["total"] // page["per_page"]))
+    if page["page"] > last:
+        page = fetch({**args, "page": last})
+    return page
 
 
 # --- messages and errors ------------------------------------------------------------------

@@ -2,6 +2,8 @@
 reject with a reason, batch actions and the member list download."""
 from __future__ import annotations
 
+import functools
+
 from flask import g, render_template, request
 
 from service.common import clock
@@ -35,7 +37,7 @@ def queue():
     """入会申请审核列表（筛选、批量通过/驳回）"""
     raw = core.query_raw(status="pending")
     args = core.query_args(QueueQuerySchema, raw)
-    page = review.review_queue(g.scope, args)
+    page = core.page_of(functools.partial(review.review_queue, g.scope), args)
     export_args = {k: v for k, v in raw.items() if k in EXPORT_FILTERS}
     return render_template("console/enrollment/queue.html", page=page, export_args=export_args,
                            orgs=core.org_choices(g.scope), **_labels())

@@ -1,6 +1,8 @@
 """The annual report's figures (with the Excel download) and the audit log, for admins."""
 from __future__ import annotations
 
+import functools
+
 from flask import g, render_template
 
 from service.audit import services as audit
@@ -59,5 +61,5 @@ def annual_xlsx():
 @core.staff_page(*ROLES)
 def audit_log():
     """操作日志：谁在何时从何处对哪条记录做了什么"""
-    page = audit.search(g.scope, core.query_args(AuditQuery))
+    page = core.page_of(functools.partial(audit.search, g.scope), core.query_args(AuditQuery))
     return render_template("console/reports/audit_log.html", page=page, actions=ACTION_LABELS)

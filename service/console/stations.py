@@ -2,6 +2,7 @@
 spreadsheet import with its per-row results, and workers' reports to resolve."""
 from __future__ import annotations
 
+import functools
 import re
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -10,9 +11,17 @@ from werkzeug.datastructures import MultiDict
 from models.station import Station
 from service.console import core
 from service.stations import hours, importer, services
-from service.stations.schemas import (AMENITY_LABELS, REPORT_KIND_LABELS, AdminStationArgs, ImportFormSchema,
-                                      ReportArgs, ReportResolveSchema, StationCreateSchema, StationPatchSchema,
-                                      is_open_now)
+from service.stations.schemas import (
+    AMENITY_LABELS,
+    REPORT_KIND_LABELS,
+    AdminStationArgs,
+    ImportFormSchema,
+    ReportArgs,
+    ReportResolveSchema,
+    StationCreateSchema,
+    StationPatchSchema,
+    is_open_now,
+)
 
 bp = core.child("stations", __name__, url_prefix="/stations")
 
@@ -90,7 +99,7 @@ def _form_context(**extra) -> dict:
 @core.staff_page(*ROLES)
 def index():
     """驿站列表（按名称、编码、地址搜索）"""
-    page = services.list_stations(g.scope, core.query_args(AdminStationArgs))
+    page = core.page_of(functools.partial(services.list_stations, g.scope), core.query_args(AdminStationArgs))
     return render_template("console/stations/index.html", page=page, amenity_labels=AMENITY_LABELS,
                            open_now=is_open_now, orgs=core.org_choices(g.scope))
 
@@ -147,7 +156,7 @@ def import_file():
 def reports():
     """职工反馈的驿站问题（未处理在前）"""
     raw = core.query_raw(status="open")
-    page = services.list_reports(g.scope, core.query_args(ReportArgs, raw))
+    page = core.page_of(functools.partial(services.list_reports, g.scope), core.query_args(ReportArgs, raw))
     return render_template("console/stations/reports.html", page=page, kinds=REPORT_KIND_LABELS,
                            statuses=REPORT_STATUS_LABELS)
 
