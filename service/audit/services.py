@@ -8,17 +8,20 @@ from service.auth.permissions import Scope
 from service.common.pagination import paginate
 
 
-def search(scope: Scope, args: dict) -> dict:
+def search(scope: Scope, args: dict, *, exact_action: bool = False) -> dict:
     """Audit entries newest first, within the caller's organizations.
 
     Entries without an organization (staff accounts, federation-wide actions)
-    are seen only by whole-federation admins.  Filters: ``action`` (prefix),
-    ``actor`` (username), ``target_type``, ``target_id``, ``since``/``until``.
+    are seen only by whole-federation admins.  Filters: ``action`` (a prefix,
+    or the whole action with ``exact_action``), ``actor`` (username),
+    ``target_type``, ``target_id``, ``since``/``until``.
     """
     stmt = select(AuditLog).order_by(AuditLog.id.desc())
     if scope.org_ids is not None:
         stmt = stmt.where(scope.clause(AuditLog.organization_id))
-    if args.get("action"):
+    if args.get("action") and exact_action:
+        stmt = stmt.where(AuditLog.action == args["action"])
+    elif args.get("action"):
         stmt = stmt.where(AuditLog.action.like(args["action"].replace("%", "").replace("_", r"\_") + "%",
                                                escape="\\"))
     if args.get("actor"):

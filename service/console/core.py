@@ -30,7 +30,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from werkzeug.exceptions import HTTPException
 
 from service.auth import permissions, sessions
-from service.auth.permissions import scope_for
+from service.auth.permissions import ROLE_LABELS, scope_for
 from service.common import clock
 from service.common.http import allow_large_upload
 from service.errors import ServiceError, Unauthenticated, ValidationFailed
@@ -38,8 +38,6 @@ from service.errors import ServiceError, Unauthenticated, ValidationFailed
 TOKEN_KEY = "staff_token"
 CSRF_KEY = "csrf_token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-ROLE_LABELS = {"admin": "管理员", "enrollment_reviewer": "入会审核员", "legal_aid_staff": "法律援助专员",
-               "station_manager": "驿站管理员", "breakfast_manager": "早餐管理员"}
 
 # (endpoint, label, roles needed: empty = every staff member)
 MENU = (

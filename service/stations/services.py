@@ -29,13 +29,19 @@ from models import db
 from models.station import Station, StationReport
 from service.auth.permissions import Scope
 from service.common import clock
+from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import ValidationFailed
 from service.organizations.services import owning_organization
 from service.stations import geo
-from service.stations.errors import (ReportAlreadyResolved, ReportExists, ReportNotFound, StationCodeTaken,
-                                     StationNotFound)
+from service.stations.errors import (
+    ReportAlreadyResolved,
+    ReportExists,
+    ReportNotFound,
+    StationCodeTaken,
+    StationNotFound,
+)
 
 log = logging.getLogger("service.stations")
 
@@ -81,7 +87,7 @@ def get_station(station_id: int) -> Station:
 
 
 def _encode_cursor(station: Station) -> str:
-    raw = f"{station.updated_at.astimezone(dt.timezone.utc).isoformat()}|{station.id}"
+    raw = f"{station.updated_at.astimezone(dt.UTC).isoformat()}|{station.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -260,6 +266,7 @@ def station_in_scope(scope: Scope, station_id: int) -> Station:
 def update_station(scope: Scope, station_id: int, body: dict) -> Row:
     """Change a station in the scope; moving it updates the index.  404 / 409 / 422 as for create."""
     station = station_in_scope(scope, station_id)
+    before = {field: getattr(station, field) for field in (*STATION_FIELDS, "organization_id")}
     changed = {}
     if "organization_id" in body and body["organization_id"] != station.organization_id:
         station.organization_id = owning_organization(scope, body, federation_level=True, noun="驿站")
@@ -277,7 +284,7 @@ def update_station(scope: Scope, station_id: int, body: dict) -> Row:
             changed[field] = value
     if changed:
         station.updated_at = clock.now()
-        _commit_station(station, "station.update", {"code": station.code, "changed": sorted(changed)})
+        _commit_station(station, "station.update", {"code": station.code, "changed": changes(before, changed)})
         geo.upsert([station])
     return _admin_station(station_id)
 
