@@ -6,6 +6,8 @@ import functools
 
 from flask import current_app, request
 
+from config import tile_sources
+
 
 def add_security_headers(response):
     h = response.headers
@@ -15,7 +17,10 @@ def add_security_headers(response):
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     path = request.path
     if path.startswith("/api/v1/docs") or path.startswith("/console"):
-        csp = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        # the console's map loads its tiles as images from the configured tile host, and nothing else
+        tiles = tile_sources(current_app.config) if path.startswith("/console") else []
+        images = " ".join(["'self'", "data:", *tiles])
+        csp = (f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; "
                "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
     else:
         csp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"

@@ -14,7 +14,7 @@ from service.breakfast import roster as breakfast_roster
 from service.breakfast import schemas
 from service.common import clock
 from service.common.excel import xlsx_response
-from service.console import core
+from service.console import core, maps
 
 bp = core.child("breakfast", __name__, url_prefix="/breakfast")
 
@@ -38,6 +38,12 @@ def summary() -> dict:
 
 # --- points ----------------------------------------------------------------------------
 
+def _markers() -> list[dict]:
+    """Every point of the scope as a map marker."""
+    items = breakfast_points.list_points(g.scope, {"page": 1, "per_page": MAX_POINTS})["items"]
+    return maps.markers(items, "console.breakfast.edit_point", "point_id")
+
+
 def _point_body(creating: bool) -> dict:
     data = core.form_data()
     body = {k: data[k] for k in POINT_FIELDS if k in data}
@@ -60,7 +66,8 @@ def points():
     page = core.page_of(functools.partial(breakfast_points.list_points, g.scope),
                         core.query_args(schemas.BreakfastPointListArgs))
     today = {row["point_id"]: row for row in _today_by_point(g.scope, page["items"])}
-    return render_template("console/breakfast/points.html", page=page, today=today)
+    return render_template("console/breakfast/points.html", page=page, today=today, markers=_markers(),
+                           tiles=maps.tiles())
 
 
 @bp.route("/points/new", methods=["GET", "POST"])
@@ -73,7 +80,8 @@ def create_point():
         flash(f"已新建早餐点“{point.name}”", "success")
         return redirect(url_for("console.breakfast.points"))
     return core.form_page("console/breakfast/point_form.html", action, point=None, orgs=core.org_choices(g.scope),
-                          values={"serving_start": "05:30", "serving_end": "08:30", "active": "true"})
+                          values={"serving_start": "05:30", "serving_end": "08:30", "active": "true"},
+                          neighbours=_markers(), tiles=maps.tiles())
 
 
 @bp.route("/points/<int:point_id>", methods=["GET", "POST"])
@@ -88,7 +96,7 @@ def edit_point(point_id):
         flash(f"已保存早餐点“{point.name}”", "success")
         return redirect(url_for("console.breakfast.points"))
     return core.form_page("console/breakfast/point_form.html", action, point=point, orgs=core.org_choices(g.scope),
-                          values=_point_values(point))
+                          values=_point_values(point), neighbours=_markers(), tiles=maps.tiles())
 
 
 @bp.route("/points/<int:point_id>/poster")
