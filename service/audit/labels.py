@@ -173,8 +173,12 @@ def _text(value) -> str:
     return _LONG_NUMBER.sub(lambda m: pii.mask(m.group(0)), str(value))
 
 
-def value_text(field: str, value) -> str:
-    """One value of ``field`` as a clerk reads it: codes named, personal data masked."""
+def value_text(field: str, value, names: dict | None = None) -> str:
+    """One value of ``field`` as a clerk reads it: codes named, personal data masked, a record
+    referred to by id named when ``names`` (``{field: {id: name}}``) knows it."""
+    known = (names or {}).get(field) or {}
+    if isinstance(value, int) and not isinstance(value, bool) and value in known:
+        return f"{known[value]} #{value}"
     if field == "closure":
         return _closure(value)
     if value is None or value == "" or value == []:
@@ -190,7 +194,7 @@ def value_text(field: str, value) -> str:
     if isinstance(value, list):
         return "、".join(value_text(field, item) for item in value)
     if isinstance(value, dict):
-        return "，".join(f"{FIELDS.get(k, k)} {value_text(k, v)}" for k, v in value.items())
+        return "，".join(f"{FIELDS.get(k, k)} {value_text(k, v, names)}" for k, v in value.items())
     if field in VALUES:
         return VALUES[field].get(value, _text(value))
     if field in TIMES:
@@ -198,28 +202,31 @@ def value_text(field: str, value) -> str:
     return _text(value)
 
 
-def detail_lines(details: dict | None) -> list[str]:
-    """An entry's details, one line each: ``字段：值``, and ``字段：旧值 → 新值`` for each change.
+def detail_lines(details: dict | None, names: dict | None = None) -> list[str]:
+    """An entry's details, one line each: ``字段：值``, and ``字段：旧值 → 新值`` for each change;
+    records referred to by id are named from ``names`` (``service.audit.services.referenced_names``).
 
     ``changed`` holds ``{field: [old, new]}``; entries written before it did hold the
     list of changed fields (stations) or the new values alone (``changes``)."""
+    def text(field, value):
+        return value_text(field, value, names)
+
     lines: list[str] = []
     for key, value in (details or {}).items():
         if key == "changed" and isinstance(value, dict):
             for field, change in value.items():
                 if isinstance(change, list) and len(change) == 2:
-                    old, new = change
-                    lines.append(f"{FIELDS.get(field, field)}：{value_text(field, old)}{ARROW}{value_text(field, new)}")
+                    lines.append(f"{FIELDS.get(field, field)}：{text(field, change[0])}{ARROW}{text(field, change[1])}")
                 else:
-                    lines.append(f"{FIELDS.get(field, field)}：{value_text(field, change)}")
+                    lines.append(f"{FIELDS.get(field, field)}：{text(field, change)}")
         elif key == "changed" and isinstance(value, list):
             lines.append("修改了：" + "、".join(FIELDS.get(field, field) for field in value))
         elif key == "changes" and isinstance(value, dict):
-            lines.extend(f"{FIELDS.get(field, field)}：{value_text(field, v)}" for field, v in value.items())
+            lines.extend(f"{FIELDS.get(field, field)}：{text(field, v)}" for field, v in value.items())
         else:
-            lines.append(f"{FIELDS.get(key, key)}：{value_text(key, value)}")
+            lines.append(f"{FIELDS.get(key, key)}：{text(key, value)}")
     return lines
 
 
-def details_text(details: dict | None) -> str:
-    return "；".join(detail_lines(details))
+def details_text(details: dict | None, names: dict | None = None) -> str:
+    return "；".join(detail_lines(details, names))

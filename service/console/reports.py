@@ -53,5 +53,7 @@ def audit_log():
     if kind.endswith("*"):  # a group of actions: its prefix
         args["action"] = kind[:-1]
     search = functools.partial(audit.search, g.scope, exact_action=not kind.endswith("*"))
-    return render_template("console/reports/audit_log.html", page=core.page_of(search, args), labels=labels,
-                           action_groups=labels.action_choices(), objects=labels.OBJECTS)
+    page = core.page_of(search, args)
+    return render_template("console/reports/audit_log.html", page=page, labels=labels,
+                           names=audit.referenced_names(page["items"]), action_groups=labels.action_choices(),
+                           objects=labels.OBJECTS)

@@ -112,7 +112,8 @@ def world(app, client):
 
 def rows_of(page: str) -> list[str]:
     body = re.search(r"<tbody>(.*?)</tbody>", page, re.S).group(1)
-    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
 
 
 def test_changes_read_as_old_and_new_values_in_chinese_with_personal_data_masked(app, client, world):
@@ -164,12 +165,14 @@ def test_the_filter_is_a_select_of_kinds_of_action(app, client, world):
     admin = signed_in(app, client, "admin", world.city)
 
     page = admin.text("/console/audit-log")
-    assert '<optgroup label="法律援助">' in page and '<option value="legal_aid.slot.create">新增咨询时段</option>' in page
+    assert '<optgroup label="法律援助">' in page
+    assert '<option value="legal_aid.slot.create">新增咨询时段</option>' in page
     assert '<option value="station*">全部驿站操作</option>' in page
     assert "前缀" not in page
     one = rows_of(admin.text("/console/audit-log?action=legal_aid.slot.create"))
-    assert len(one) == 1 and "新增咨询时段" in one[0]
-    assert '<option value="legal_aid.slot.create" selected>' in admin.text("/console/audit-log?action=legal_aid.slot.create")
+    assert len(one) == 1 and "新增咨询时段" in one[0] and f"服务提供方：王律师 #{world.lawyer}" in one[0]
+    chosen = admin.text("/console/audit-log?action=legal_aid.slot.create")
+    assert '<option value="legal_aid.slot.create" selected>' in chosen
     stations = rows_of(admin.text("/console/audit-log?action=station*"))
     assert sorted(r.split(" ")[3] for r in stations) == ["处理驿站问题反馈", "新建驿站"]
     legal = rows_of(admin.text("/console/audit-log?action=legal_aid.*"))
@@ -203,6 +206,7 @@ def test_the_api_keeps_its_fields_and_adds_the_chinese_labels(app, client, world
     assert entry["details"]["capacity"] == 2
     assert entry["action_label"] == "新增咨询时段" and entry["target_label"] == f"咨询时段 #{slot}"
     assert "开始时间：2026-03-03 14:00" in entry["details_text"] and "名额：2" in entry["details_text"]
+    assert f"服务提供方：{world.lawyer}" in entry["details_text"]  # the API names no record: ids stay ids
     # the API's action filter stays a prefix
     prefixed = client.get("/api/v1/admin/audit-log?action=legal_aid.", headers=bearer(admin)).get_json()
     assert prefixed["total"] == 2

@@ -1,5 +1,8 @@
-"""The console's main journeys in a real browser (headless Chromium) against a live server:
-sign in, approve an application, import a roster, print a QR poster, read the annual figures."""
+"""The console's main journeys in a real browser (headless Chromium) against a live server, each
+at a fixed time: sign in, approve an application or a batch of them, import a roster or stations,
+print a QR poster, read the annual figures and the breakfast report, keep stations on the map, set
+up a lawyer's week, record a consultation, read the audit log, page through a long list.  Each new
+or changed page is kept as a screenshot at 1280 and 390 pixels under tests/artifacts/."""
 from __future__ import annotations
 
 import math
@@ -8,6 +11,7 @@ import re
 import pytest
 
 from service.common import clock
+from tests.breakfast.helpers import check_in, create_point, eligible_worker, roster_csv, scene_of, upload
 from tests.console.conftest import PASSWORD, api_token, make_clerk, screenshots
 from tests.enrollment import apply, make_id
 from tests.helpers import login_worker, make_org
@@ -268,3 +272,223 @@ def test_typing_coordinates_moves_the_marker_and_without_tiles_the_map_still_sho
     point = api.get("/api/v1/admin/breakfast/points", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert {(p["name"], p["lat"]) for p in point["items"]} == {("文昌中路爱心早餐点", 32.39452),
                                                                 ("文昌中路北爱心早餐点", 32.39552)}
+
+
+def test_import_stations_from_a_clerks_csv(page, live):
+    clock.freeze(clock.local(2026, 3, 2, 9, 30))
+    root = make_org(live, "扬州市总工会")
+    sign_in(page, make_clerk(live, "station_manager", root))
+    page.get_by_role("link", name="驿站管理").click()
+    page.get_by_role("link", name="批量导入").click()
+    content = ("扬州市户外劳动者驿站一览表（2026 年 3 月）\r\n"
+               "编码,名称,地址,纬度,经度,开放时间,设施\r\n"
+               "YZ-GL-101,文昌阁驿站,扬州市广陵区文昌中路 1 号,32.394,119.413,24h,饮水、充电\r\n"
+               ",,,,,,\r\n"
+               "YZ-GL-102,东关街驿站,扬州市广陵区东关街 200 号,32.397,119.43,07:00-21:00,饮水、卫生间、休息\r\n"
+               "YZ-GL-103,运河驿站,扬州市广陵区运河南路 8 号,北纬32度,119.44,24h,饮水\r\n")
+    page.locator("input[type=file]").set_input_files(
+        {"name": "驿站一览表.csv", "mimeType": "text/csv", "buffer": content.encode("gbk")})
+    page.get_by_role("button", name="导入", exact=True).click()
+    result = page.locator("#import-result")
+    result.wait_for()
+    assert result.locator(".num-created").inner_text() == "2" and result.locator(".num-errors").inner_text() == "1"
+    bad = result.locator("tbody tr")
+    assert bad.count() == 1 and bad.locator("td").first.inner_text() == "6"  # the row as the clerk counts it
+    assert "纬度" in bad.locator("td").nth(1).inner_text()
+    screenshots(page, "stations-import")
+
+    page.get_by_role("link", name="驿站列表").click()
+    wait_count(page, ".map-list path.leaflet-interactive", 2)
+    assert listed_codes(page) == ["YZ-GL-101", "YZ-GL-102"]
+    assert "饮水、卫生间、休息" in page.locator("tr", has_text="YZ-GL-102").inner_text()
+
+
+# --- legal aid --------------------------------------------------------------------------------
+
+def legal_aid_city(live):
+    """A federation, a lawyer of it and its legal-aid token, at 09:00 on Monday 2 March 2026."""
+    clock.freeze(clock.local(2026, 3, 2, 9, 0))
+    root = make_org(live, "扬州市总工会")
+    token = api_token(live, "legal_aid_staff", root)
+    resp = live.test_client().post("/api/v1/admin/legal-aid/providers", headers={"Authorization": f"Bearer {token}"},
+                                   json={"name": "王律师", "kind": "lawyer", "organization_id": root,
+                                         "firm": "江苏某某律师事务所", "phone": "0514-87000000"})
+    assert resp.status_code == 201, resp.get_json()
+    return root, token, resp.get_json()["id"]
+
+
+def test_a_weekly_schedule(page, live):
+    root, _token, _lawyer = legal_aid_city(live)
+    sign_in(page, make_clerk(live, "legal_aid_staff", root))
+    page.get_by_role("link", name="法律援助").click()
+    page.get_by_role("link", name="排班与时段").click()
+    form = page.locator("form[action$='/legal-aid/rules']")
+    assert form.is_visible()  # open while there is no rule yet
+    form.get_by_label("服务提供方").select_option(label="王律师")
+    form.get_by_label("周一").check()
+    form.get_by_label("周三").check()
+    form.get_by_label("开始时间").fill("14:00")
+    form.get_by_label("结束时间").fill("15:00")
+    form.get_by_label("每个时段名额").fill("2")
+    form.get_by_label("地点（线下）").fill("市总工会一楼法律服务窗口")
+    form.get_by_label("起始日期").fill("2026-03-02")
+    form.get_by_label("截止日期").fill("2026-03-15")
+    form.get_by_role("button", name="生成时段").click()
+    page.wait_for_selector(".flash")
+    assert "已按周排班，生成 4 个时段" in flash_texts(page)
+    rule = page.locator("tr", has_text="王律师").first
+    assert "周一、周三" in rule.inner_text() and "14:00–15:00" in rule.inner_text()
+    assert "2026-03-02 至 2026-03-15" in rule.inner_text()
+    slots = page.locator("section", has_text="今后的咨询时段").locator("tbody tr")
+    assert [r.split("\t")[0] for r in slots.all_inner_texts()] == [
+        "2026-03-02 14:00–15:00", "2026-03-04 14:00–15:00", "2026-03-09 14:00–15:00", "2026-03-11 14:00–15:00"]
+    screenshots(page, "legal-aid-schedule")
+
+    # a worker books Wednesday's: the dashboard counts it although nothing is booked for today
+    api = live.test_client()
+    listed = api.get("/api/v1/legal-aid/slots", query_string={"date_from": "2026-03-04", "date_to": "2026-03-04"})
+    wednesday = listed.get_json()["items"][0]["id"]
+    resp = api.post("/api/v1/legal-aid/bookings", headers={"Authorization": f"Bearer {login_worker(api, 'zhang')}"},
+                    json={"slot_id": wednesday, "topic": "work_injury", "description": "送餐途中摔伤"})
+    assert resp.status_code == 201, resp.get_json()
+    page.get_by_role("link", name="工作台").click()
+    card = page.locator(".summary-legal-aid")
+    card.wait_for()
+    assert card.locator("h2").inner_text() == "近 7 天待咨询" and card.locator(".stat").inner_text() == "1"
+    assert "其中今天 0 个" in card.inner_text() and "03-04 14:00 王律师 · 工伤" in card.inner_text()
+    screenshots(page, "dashboard-legal-aid")
+
+
+def test_a_past_consultation_marked_complete_and_read_in_the_audit_log(page, live):
+    root, token, lawyer = legal_aid_city(live)
+    api = live.test_client()
+    resp = api.post("/api/v1/admin/legal-aid/slots", headers={"Authorization": f"Bearer {token}"}, json={
+        "provider_id": lawyer, "starts_at": "2026-03-03T10:00:00+08:00", "ends_at": "2026-03-03T11:00:00+08:00",
+        "capacity": 2, "mode": "offline", "location": "广陵区总工会法律服务室"})
+    assert resp.status_code == 201, resp.get_json()
+    slot = resp.get_json()["slot"]["id"]
+    resp = api.post("/api/v1/legal-aid/bookings", headers={"Authorization": f"Bearer {login_worker(api, 'li')}"},
+                    json={"slot_id": slot, "topic": "wage_arrears", "description": "老板拖欠三个月工资"})
+    assert resp.status_code == 201, resp.get_json()
+    booking = resp.get_json()["id"]
+    clock.freeze(clock.local(2026, 3, 4, 9, 0))  # the lawyer reports the next morning but one
+
+    sign_in(page, make_clerk(live, "legal_aid_staff", root))
+    page.get_by_role("link", name="法律援助").click()
+    assert page.get_by_label("日期起").input_value() == "2026-03-04"
+    assert page.get_by_label("日期止").input_value() == "2026-03-10"
+    assert page.locator(".booking").count() == 0
+    page.get_by_label("日期起").fill("2026-03-03")
+    page.get_by_role("button", name="筛选").click()
+    card = page.locator(f"#booking-{booking}")
+    card.wait_for()
+    assert "老板拖欠三个月工资" in card.inner_text() and "已预约" in card.inner_text()
+    card.get_by_label("处理结果").select_option(label="已解答")
+    card.get_by_label("咨询记录").fill("建议先向劳动监察大队投诉，并保留考勤记录")
+    card.get_by_role("button", name="登记完成").click()
+    page.wait_for_selector(".flash-success")
+    assert "已登记咨询完成" in flash_texts(page)
+    card = page.locator(f"#booking-{booking}")
+    assert "已完成" in card.locator(".badge").inner_text() and "建议先向劳动监察大队投诉" in card.inner_text()
+    assert page.get_by_label("日期起").input_value() == "2026-03-03"  # back on the list as it was filtered
+    screenshots(page, "legal-aid-bookings")
+
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/console/login")
+    sign_in(page, make_clerk(live, "admin", root))
+    page.get_by_role("link", name="操作日志").click()
+    page.locator("select[name=action]").select_option(label="登记咨询完成")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url("**action=legal_aid.booking.complete*")
+    rows = page.locator("tbody tr")
+    assert rows.count() == 1
+    assert rows.locator(".audit-target").inner_text() == f"法律咨询预约 #{booking}"
+    details = rows.locator(".audit-details").inner_text()
+    assert "状态：已预约 → 已完成" in details and "处理结果：（空） → 已解答" in details
+    assert "建议先向劳动监察大队投诉" not in page.content()
+    page.locator("select[name=action]").select_option("")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_selector("tbody tr >> nth=2")
+    screenshots(page, "audit-log")
+
+
+# --- enrollment, breakfast, long lists ----------------------------------------------------------
+
+def test_batch_review_with_select_all(page, live):
+    clock.freeze(clock.local(2026, 3, 2, 9, 30))
+    root = make_org(live, "扬州市总工会")
+    district = make_org(live, "广陵区总工会", root)
+    api = live.test_client()
+    for n, (worker, name) in enumerate((("xiaoming", "王小明"), ("xiaohong", "李小红"), ("xiaogang", "张小刚")), 1):
+        resp = apply(api, login_worker(api, worker), district, name=name,
+                     id_number=make_id("19900101", "male", seq=n), phone=f"1391234560{n}")
+        assert resp.status_code == 201, resp.get_json()
+    sign_in(page, make_clerk(live, "enrollment_reviewer", root))
+    page.get_by_role("link", name="入会审核").click()
+    boxes = page.locator("input[name=ids]")
+    assert boxes.count() == 3 and not any(b.is_checked() for b in boxes.all())
+    page.get_by_label("全选").check()
+    assert all(b.is_checked() for b in boxes.all())
+    screenshots(page, "enrollment-queue")
+    page.get_by_label("全选").uncheck()
+    assert not any(b.is_checked() for b in boxes.all())
+    page.get_by_label("全选").check()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="批量通过").click()
+    page.wait_for_selector(".flash")
+    assert "批量通过：成功 3 份，失败 0 份" in flash_texts(page)
+    assert page.locator("input[name=ids]").count() == 0 and "没有符合条件的申请" in page.locator("tbody").inner_text()
+    page.get_by_label("状态").select_option(label="已通过")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**status=approved*")
+    assert page.locator("tbody tr").count() == 3
+
+
+def test_the_breakfast_report_opens_on_the_latest_month_with_data(page, live):
+    root = make_org(live, "扬州市总工会")
+    api = live.test_client()
+    token = api_token(live, "breakfast_manager", root)
+    clock.freeze(clock.local(2026, 1, 20, 6, 0))
+    point = create_point(api, token)
+    scene = scene_of(api, token, point["id"])
+    for name in ("alice", "bob", "carol"):
+        assert check_in(api, eligible_worker(api, token, name), scene).status_code == 201
+    clock.freeze(clock.local(2026, 3, 5, 9, 0))
+
+    sign_in(page, make_clerk(live, "breakfast_manager", root))
+    page.get_by_role("link", name="爱心早餐").click()
+    page.get_by_role("link", name="月度统计").click()
+    assert page.locator("h1").inner_text() == "2026-01 早餐统计"
+    assert page.locator("#total-servings").inner_text() == "3"
+    note = page.locator("#latest-month-note").inner_text()
+    assert note == "本月（2026-03）还没有就餐记录，显示最近有记录的 2026-01。"
+    assert page.locator("svg.chart rect.bar title", has_text="20 日：3 份").count() == 1
+    screenshots(page, "breakfast-report")
+    page.locator("input[name=month]").fill("2026-03")
+    page.get_by_role("button", name="查看").click()
+    page.wait_for_url("**month=2026-03*")
+    assert page.locator("h1").inner_text() == "2026-03 早餐统计" and page.locator("#latest-month-note").count() == 0
+    assert page.locator("#total-servings").inner_text() == "0"
+
+
+def test_jump_to_a_page_of_a_long_list(page, live):
+    clock.freeze(clock.local(2026, 3, 2, 9, 30))
+    root = make_org(live, "扬州市总工会")
+    api = live.test_client()
+    rows = [(f"职工{n:02d}", f"1395280{n:04d}", "广陵环卫所", "") for n in range(1, 46)]
+    assert upload(api, api_token(live, "breakfast_manager", root), roster_csv(rows)).status_code == 200
+    sign_in(page, make_clerk(live, "breakfast_manager", root))
+    page.goto("/console/breakfast/roster?active=true")
+    pager = page.locator(".pager")
+    assert "共 45 条，第 1 / 3 页" in pager.inner_text()
+    pager.get_by_label("页码").fill("3")
+    pager.get_by_role("button", name="跳转").click()
+    page.wait_for_url("**page=3*")
+    assert "active=true" in page.url and "第 3 / 3 页" in page.locator(".pager").inner_text()
+    assert page.locator("tbody tr").count() == 5
+    screenshots(page, "roster-last-page")
+    page.locator(".pager").get_by_role("link", name="1", exact=True).click()
+    page.wait_for_url("**page=1*")
+    assert page.locator(".pager .current").inner_text() == "1"
+    page.goto("/console/breakfast/roster?active=true&page=99999")
+    assert "第 3 / 3 页" in page.locator(".pager").inner_text()

@@ -98,8 +98,8 @@ def test_the_days_bookings_are_completed_with_notes_or_marked_no_show(app, clien
     assert "咨询尚未开始，不能标记为未到场" in flashes(clerk.text(resp.headers["Location"]))
 
     clock.freeze(at(2, 15, 0))
-    resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete", {"outcome": "advised",
-                                                                 "notes": "建议先向劳动监察大队投诉", "back": f"{BASE}/"})
+    resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete",
+                      {"outcome": "advised", "notes": "建议先向劳动监察大队投诉", "back": f"{BASE}/"})
     assert "已登记咨询完成" in flashes(clerk.text(resp.headers["Location"]))
     resp = clerk.post(f"{BASE}/bookings/{two['id']}/no-show", {"back": f"{BASE}/"})
     page = clerk.text(resp.headers["Location"])

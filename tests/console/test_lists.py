@@ -95,7 +95,7 @@ def test_the_breakfast_report_opens_on_the_latest_month_with_check_ins(app, clie
     page = manager.text("/console/breakfast/report")
     assert "<h1>2026-01 早餐统计</h1>" in page and '<input type="month" name="month" value="2026-01">' in page
     assert '<div class="stat" id="total-servings">2</div>' in page
-    assert "本月还没有就餐记录，显示最近有记录的 2026-01。" in page
+    assert "本月（2026-03）还没有就餐记录，显示最近有记录的 2026-01。" in page
     assert "month=2026-01" in re.search(r'href="([^"]*report.xlsx[^"]*)"', page).group(1)
 
     chosen = manager.text("/console/breakfast/report?month=2026-03")
