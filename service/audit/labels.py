@@ -181,7 +181,7 @@ def value_text(field: str, value, names: dict | None = None) -> str:
         return f"{known[value]} #{value}"
     if field == "closure":
         return _closure(value)
-    if value is None or value == "" or value == []:
+    if value is None or value == "" or value == [] or value == {}:
         return EMPTY
     if field in PERSONAL:
         return pii.mask(str(value))

@@ -229,7 +229,7 @@ class BBox(fields.String):
 class AdminStationArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=100), metadata={"description": "名称、编码或地址包含"})
     organization_id = fields.Integer(validate=ID_RANGE)
-    bbox = BBox(validate=validate.Length(max=200), metadata={
+    bbox = BBox(metadata={
         "description": "只要地图范围内的驿站：西,南,东,北（经度,纬度,经度,纬度，GCJ-02），"
                        "如 119.38,32.37,119.45,32.42"})
 
