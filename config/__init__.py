@@ -19,6 +19,7 @@ import re
 import secrets
 import string
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
@@ -173,6 +174,11 @@ def _profile_defaults(env: str) -> dict:
         "LOG_FORMAT": "text",  # or "json": one JSON object per line, with the request id
         "PROXY_HOPS": 0,  # trusted reverse proxies in front (X-Forwarded-For / -Proto), 1 behind one nginx
         "METRICS_ALLOW": "127.0.0.1/32,::1/128",  # who may read /metrics (addresses or CIDR ranges)
+        # The console's map tiles: a URL template with {z}/{x}/{y} (and {s}), GCJ-02 as mainland maps are;
+        # empty: the map shows its points on a plain background with a scale.
+        "MAP_TILE_URL": "",
+        "MAP_TILE_SUBDOMAINS": "abc",  # what {s} takes, one character each
+        "MAP_TILE_ATTRIBUTION": "",  # the tile provider's credit line, shown on the map
     }
     if env == "production":
         common.update({
@@ -353,6 +359,44 @@ def old_pii_keys(cfg: dict) -> dict[int, str]:
     return keys
 
 
+def tile_sources(cfg: dict) -> list[str]:
+    """The origins ``MAP_TILE_URL`` loads tiles from, ``{s}`` taking each of ``MAP_TILE_SUBDOMAINS``:
+    what the console's Content-Security-Policy lets images come from besides itself."""
+    url = str(cfg.get("MAP_TILE_URL") or "")
+    if not url:
+        return []
+    variants = [url.replace("{s}", s) for s in str(cfg.get("MAP_TILE_SUBDOMAINS") or "")] if "{s}" in url else [url]
+    origins: list[str] = []
+    for variant in variants:
+        parts = urlsplit(variant)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+_TILE_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def check_map_tiles(cfg: dict) -> None:
+    """``MAP_TILE_URL``: empty, or an http(s) template with ``{z}``, ``{x}`` and ``{y}`` on a plain host
+    (``{s}`` allowed in it, taking each of ``MAP_TILE_SUBDOMAINS``); https in production."""
+    url = str(cfg.get("MAP_TILE_URL") or "")
+    if not url:
+        return
+    example = "e.g. https://tiles.example.cn/{z}/{x}/{y}.png"
+    if "{s}" in url and not re.fullmatch(r"[a-z0-9]+", str(cfg.get("MAP_TILE_SUBDOMAINS") or "")):
+        raise ConfigError("MAP_TILE_SUBDOMAINS must be letters or digits, one per subdomain {s} takes, e.g. 1234")
+    parts = urlsplit(url.replace("{s}", "a"))
+    if parts.scheme not in ("http", "https") or not _TILE_HOST.fullmatch(parts.netloc):
+        raise ConfigError(f"MAP_TILE_URL must be an http(s) address template on a plain host, {example}")
+    if not all(p in url for p in ("{z}", "{x}", "{y}")) or re.search(r"[\s'\";,]", url):
+        raise ConfigError(f"MAP_TILE_URL must hold {{z}}, {{x}} and {{y}} and no spaces, quotes, commas or "
+                          f"semicolons, {example}")
+    if cfg["APP_ENV"] == "production" and parts.scheme != "https":
+        raise ConfigError("MAP_TILE_URL must use https in production, where the console is served over https")
+
+
 def check_profile(cfg: dict) -> None:
     """What no profile may run with, one line each: development is for SQLite alone
     (a production database reached without APP_ENV=production would get the fake
@@ -371,6 +415,7 @@ def check_profile(cfg: dict) -> None:
         old_pii_keys(cfg)
     except ValueError as exc:
         raise ConfigError(f"PII_OLD_KEYS is not valid: {exc}") from None
+    check_map_tiles(cfg)
     database = str(cfg.get("SQLALCHEMY_DATABASE_URI") or "")
     if env == "development" and database and not database.startswith("sqlite"):
         raise ConfigError("APP_ENV is development (the default), which runs on SQLite only; "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from service.audit import labels
 from service.common.schemas import LocalDateTime, OutSchema, PageArgs, page_schema
 
 
@@ -27,6 +28,11 @@ class AuditEntrySchema(OutSchema):
     ip = fields.String(allow_none=True)
     request_id = fields.String(allow_none=True)
     created_at = LocalDateTime()
+    action_label = fields.Function(lambda e: labels.action_label(e.action), metadata={"description": "操作（中文）"})
+    target_label = fields.Function(lambda e: labels.object_label(e.target_type, e.target_id),
+                                   metadata={"description": "对象（中文），如“法律咨询预约 #2”"})
+    details_text = fields.Function(lambda e: labels.details_text(e.details),
+                                   metadata={"description": "详情（中文，个人信息已脱敏），如“状态：已预约 → 已完成”"})
 
 
 AuditPageSchema = page_schema(AuditEntrySchema)

@@ -30,6 +30,10 @@ from service.auth.errors import SessionExpired, StaffSessionEnded, WorkersOnly
 from service.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 
 ADMIN = "admin"
+# The roles as the console and the audit log name them.
+ROLE_LABELS = {"admin": "管理员", "enrollment_reviewer": "入会审核员", "legal_aid_staff": "法律援助专员",
+               "station_manager": "驿站管理员", "breakfast_manager": "早餐管理员",
+               "rights_staff": "职工维权专员"}
 
 
 @dataclass

@@ -21,7 +21,6 @@ from service.breakfast.points import get_point
 from service.common import clock
 from service.common.pagination import paginate
 
-
 # --- small helpers ---------------------------------------------------------------
 
 def _mask_name(name: str | None) -> str | None:
@@ -110,6 +109,18 @@ def ingredients(scope, month: dt.date | None = None, point_id: int | None = None
             "per_serving": {"rice_g": rice_g, "flour_g": flour_g, "oil_ml": oil_ml},
             "rice_kg": up(estimated * rice_g), "flour_kg": up(estimated * flour_g), "oil_l": up(estimated * oil_ml),
             "points": points}
+
+
+def latest_month(scope, point_id: int | None = None) -> dt.date:
+    """The month a report opens on when none is asked for: the latest one, up to this
+    month, with a check-in in the caller's scope (at ``point_id``); this month when none has."""
+    this_month = _this_month()
+    stmt = (select(func.max(Checkin.serving_date)).join(BreakfastPoint, BreakfastPoint.id == Checkin.point_id)
+            .where(scope.clause(BreakfastPoint.organization_id), Checkin.serving_date < _month_bounds(this_month)[1]))
+    if point_id is not None:
+        stmt = stmt.where(Checkin.point_id == point_id)
+    latest = db.session.scalar(stmt)
+    return latest.replace(day=1) if latest is not None else this_month
 
 
 def monthly_report(scope, month: dt.date | None = None, point_id: int | None = None) -> dict:

@@ -25,6 +25,7 @@ from models.breakfast import BreakfastPoint, Checkin, RosterEntry
 from service.auth.services import WORKER_PHONE_CONTEXT
 from service.breakfast.errors import NotOnRoster, PhoneRequired, RosterEntryTaken
 from service.common import clock, pii
+from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.excel import read_table
 from service.common.pagination import paginate
@@ -277,10 +278,10 @@ def update_roster_entry(scope, entry_id: int, data: dict) -> RosterEntry:
     if entry is None or entry.erased_at is not None or not scope.allows(entry.organization_id):
         raise NotFound("名册记录不存在")
     if entry.active != data["active"]:
+        audit("breakfast.roster.update", "breakfast_roster", entry.id, organization_id=entry.organization_id,
+              details={"changed": changes({"active": entry.active}, {"active": data["active"]})})
         entry.active = data["active"]
         entry.updated_at = clock.now()
-        audit("breakfast.roster.update", "breakfast_roster", entry.id, organization_id=entry.organization_id,
-              details={"active": entry.active})
     db.session.commit()
     return entry
 

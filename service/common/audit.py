@@ -1,9 +1,13 @@
 """The audit trail of staff writes.
 
 ``record()`` adds a row to the current transaction, so a write and its audit
-entry commit or roll back together.
+entry commit or roll back together.  A change is recorded as
+``details={"changed": changes(before, after)}``: ``{field: [old, new]}``, which
+the audit log shows as 字段：旧值 → 新值 (``service/audit/labels.py``).
 """
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import g, has_request_context, request
 
@@ -28,3 +32,20 @@ def record(action: str, target_type: str | None = None, target_id=None, *,
     )
     db.session.add(entry)
     return entry
+
+
+def _json(value):
+    if isinstance(value, dt.datetime):
+        return clock.isoformat(value)
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def changes(before: dict, after: dict) -> dict[str, list]:
+    """``{field: [old, new]}`` for each field of ``after`` whose value differs from ``before``'s,
+    as JSON values (instants in ISO 8601 with +08:00, dates ISO, times HH:MM)."""
+    return {field: [_json(before.get(field)), _json(value)] for field, value in after.items()
+            if _json(before.get(field)) != _json(value)}

@@ -7,19 +7,22 @@ import functools
 from flask import current_app, request
 from flask.sessions import SecureCookieSessionInterface
 
+from config import tile_sources
 
 _COMMON_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                    ("Referrer-Policy", "no-referrer"), ("Cross-Origin-Opener-Policy", "same-origin"))
-_PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+_PAGE_CSP = ("default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; "
              "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 _HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
-def _security_headers(path: str, production: bool) -> tuple[tuple[str, str], ...]:
-    """The headers every answer carries, by kind of path (computed once per kind)."""
+def _security_headers(path: str, production: bool, tiles: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The headers every answer carries, by kind of path (computed once per kind).  The
+    console's map loads its tiles as images from the configured tile hosts, and nothing else."""
     page = path.startswith("/api/v1/docs") or path.startswith("/console")
-    out = list(_COMMON_HEADERS) + [("Content-Security-Policy", _PAGE_CSP if page else _API_CSP)]
+    csp = _PAGE_CSP.format(images=" ".join(["'self'", "data:", *tiles])) if page else _API_CSP
+    out = list(_COMMON_HEADERS) + [("Content-Security-Policy", csp)]
     if path.startswith("/api/"):
         out.append(("Cache-Control", "no-store"))
     if production:
@@ -27,7 +30,7 @@ def _security_headers(path: str, production: bool) -> tuple[tuple[str, str], ...
     return tuple(out)
 
 
-_HEADER_SETS: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = {}
+_HEADER_SETS: dict[tuple, tuple[tuple[str, str], ...]] = {}
 
 
 def add_security_headers(response):
@@ -36,9 +39,10 @@ def add_security_headers(response):
     kind = "docs" if path.startswith("/api/v1/docs") else "console" if path.startswith("/console") else \
         "api" if path.startswith("/api/") else "other"
     production = current_app.config["APP_ENV"] == "production"
-    wanted = _HEADER_SETS.get((kind, production))
+    tiles = tuple(tile_sources(current_app.config)) if kind == "console" else ()
+    wanted = _HEADER_SETS.get((kind, production, tiles))
     if wanted is None:
-        wanted = _HEADER_SETS[(kind, production)] = _security_headers(path, production)
+        wanted = _HEADER_SETS[(kind, production, tiles)] = _security_headers(path, production, tiles)
     headers = response.headers
     present = {name.lower() for name, _ in headers.items()}
     for name, value in wanted:

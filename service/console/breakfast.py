@@ -4,6 +4,7 @@ download, and next month's ingredient estimate."""
 from __future__ import annotations
 
 import calendar
+import functools
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
 
@@ -11,8 +12,9 @@ from service.breakfast import points as breakfast_points
 from service.breakfast import reports as breakfast_reports
 from service.breakfast import roster as breakfast_roster
 from service.breakfast import schemas
+from service.common import clock
 from service.common.excel import xlsx_response
-from service.console import core
+from service.console import core, maps
 
 bp = core.child("breakfast", __name__, url_prefix="/breakfast")
 
@@ -36,6 +38,12 @@ def summary() -> dict:
 
 # --- points ----------------------------------------------------------------------------
 
+def _markers() -> list[dict]:
+    """Every point of the scope as a map marker."""
+    items = breakfast_points.list_points(g.scope, {"page": 1, "per_page": MAX_POINTS})["items"]
+    return maps.markers(items, "console.breakfast.edit_point", "point_id")
+
+
 def _point_body(creating: bool) -> dict:
     data = core.form_data()
     body = {k: data[k] for k in POINT_FIELDS if k in data}
@@ -55,9 +63,11 @@ def _point_values(point) -> dict:
 @core.staff_page(*ROLES)
 def points():
     """早餐点：今日领取与份数"""
-    page = breakfast_points.list_points(g.scope, core.query_args(schemas.BreakfastPointListArgs))
+    page = core.page_of(functools.partial(breakfast_points.list_points, g.scope),
+                        core.query_args(schemas.BreakfastPointListArgs))
     today = {row["point_id"]: row for row in _today_by_point(g.scope, page["items"])}
-    return render_template("console/breakfast/points.html", page=page, today=today)
+    return render_template("console/breakfast/points.html", page=page, today=today, markers=_markers(),
+                           tiles=maps.tiles())
 
 
 @bp.route("/points/new", methods=["GET", "POST"])
@@ -70,7 +80,8 @@ def create_point():
         flash(f"已新建早餐点“{point.name}”", "success")
         return redirect(url_for("console.breakfast.points"))
     return core.form_page("console/breakfast/point_form.html", action, point=None, orgs=core.org_choices(g.scope),
-                          values={"serving_start": "05:30", "serving_end": "08:30", "active": "true"})
+                          values={"serving_start": "05:30", "serving_end": "08:30", "active": "true"},
+                          neighbours=_markers(), tiles=maps.tiles())
 
 
 @bp.route("/points/<int:point_id>", methods=["GET", "POST"])
@@ -85,7 +96,7 @@ def edit_point(point_id):
         flash(f"已保存早餐点“{point.name}”", "success")
         return redirect(url_for("console.breakfast.points"))
     return core.form_page("console/breakfast/point_form.html", action, point=point, orgs=core.org_choices(g.scope),
-                          values=_point_values(point))
+                          values=_point_values(point), neighbours=_markers(), tiles=maps.tiles())
 
 
 @bp.route("/points/<int:point_id>/poster")
@@ -137,10 +148,12 @@ def roster():
 def _roster_context(result, filters: dict | None = None) -> dict:
     """The roster page: a search sent by POST (``filters``: its phone never goes in a URL), else the query string's."""
     if filters is None:
-        page = breakfast_roster.list_roster(g.scope, core.query_args(schemas.BreakfastRosterArgs))
+        page = core.page_of(functools.partial(breakfast_roster.list_roster, g.scope),
+                            core.query_args(schemas.BreakfastRosterArgs))
         filters, search = request.args.to_dict(), None
     else:
-        page = breakfast_roster.list_roster(g.scope, core.query_args(schemas.BreakfastRosterSearchSchema, filters))
+        page = core.page_of(functools.partial(breakfast_roster.list_roster, g.scope),
+                            core.query_args(schemas.BreakfastRosterSearchSchema, filters))
         search = {"action": url_for("console.breakfast.search_roster"), "fields": filters}
     return {"page": page, "result": result, "orgs": core.org_choices(g.scope), "filters": filters, "search": search}
 
@@ -183,13 +196,14 @@ def _chart(report: dict) -> dict:
 @bp.route("/report")
 @core.staff_page(*ROLES)
 def report():
-    """月度早餐统计（图表、每日、每人）与下月食材预估"""
+    """月度早餐统计（图表、每日、每人）与下月食材预估；未选月份时打开最近有就餐记录的月份"""
     args = core.query_args(schemas.BreakfastReportArgs)
-    data = breakfast_reports.monthly_report(g.scope, args.get("month"), args.get("point_id"))
+    month = args.get("month") or breakfast_reports.latest_month(g.scope, args.get("point_id"))
+    data = breakfast_reports.monthly_report(g.scope, month, args.get("point_id"))
     all_points = breakfast_points.list_points(g.scope, {"page": 1, "per_page": MAX_POINTS})["items"]
     return render_template("console/breakfast/report.html", report=data, chart=_chart(data),
-                           points=core.choices(all_points),
-                           month=data["month"].strftime("%Y-%m"))
+                           points=core.choices(all_points), month=month.strftime("%Y-%m"),
+                           latest_instead=not args.get("month") and month != clock.today_local().replace(day=1))
 
 
 @bp.route("/report.xlsx")

@@ -26,12 +26,11 @@ import secrets
 from urllib.parse import urlsplit
 
 import marshmallow as ma
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from service.auth import permissions, sessions
-from service.auth.permissions import scope_for
+from service.auth.permissions import ROLE_LABELS, scope_for
 from service.common import clock
 from service.common.http import allow_large_upload
 from service.errors import ServiceError, Unauthenticated, ValidationFailed
@@ -39,8 +38,6 @@ from service.errors import ServiceError, Unauthenticated, ValidationFailed
 TOKEN_KEY = "staff_token"
 CSRF_KEY = "csrf_token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-ROLE_LABELS = {"admin": "管理员", "enrollment_reviewer": "入会审核员", "legal_aid_staff": "法律援助专员",
-               "station_manager": "驿站管理员", "breakfast_manager": "早餐管理员", "rights_staff": "职工维权专员"}
 
 # (endpoint, label, roles needed: empty = every staff member)
 MENU = (
@@ -65,7 +62,7 @@ FIELD_LABELS = {
     "serving_end": "供餐结束", "daily_quota": "每日份数", "geofence_m": "签到范围", "active": "启用",
     "month": "月份", "year": "年份", "date": "日期", "status": "状态", "occupation": "职业", "q": "关键词",
     "submitted_from": "提交日期起", "submitted_to": "提交日期止", "date_from": "日期起", "date_to": "日期止",
-    "topic": "咨询事项", "point_id": "早餐点", "page": "页码", "per_page": "每页条数",
+    "topic": "咨询事项", "point_id": "早餐点", "page": "页码", "per_page": "每页条数", "bbox": "地图范围",
     "to": "办理结果", "referred_to": "移交部门", "amount_recovered": "追回金额", "resolved_on": "解决日期",
 }
 
@@ -269,6 +266,16 @@ def query_args(schema: ma.Schema | type[ma.Schema], raw: dict | None = None) -> 
         flash_error(_validation_failed(err))
         bad = set(err.messages) if isinstance(err.messages, dict) else set()
         return schema.load({k: v for k, v in raw.items() if k not in bad})
+
+
+def page_of(fetch, args: dict) -> dict:
+    """``fetch(args)``: a page of a list.  A page past the end (an old bookmark, a number
+    typed in the jump box) shows the last page rather than an empty one."""
+    page = fetch(args)
+    last = max(1, -(-page["total"] // page["per_page"]))
+    if page["page"] > last:
+        page = fetch({**args, "page": last})
+    return page
 
 
 # --- messages and errors ------------------------------------------------------------------

@@ -2,6 +2,8 @@
 reject with a reason, batch actions and the member list download."""
 from __future__ import annotations
 
+import functools
+
 from flask import g, render_template, request, url_for
 
 from service.common import clock
@@ -39,7 +41,7 @@ def _labels() -> dict:
 def _queue_page(filters: dict, schema, search: bool):
     """The queue filtered by ``filters`` (as typed; ``status`` defaults to pending, ``all`` shows every one)."""
     raw = {k: v for k, v in {"status": "pending", **filters}.items() if v != "all"}
-    page = review.review_queue(g.scope, core.query_args(schema, raw))
+    page = core.page_of(functools.partial(review.review_queue, g.scope), core.query_args(schema, raw))
     found = {"action": url_for("console.enrollment.search"), "fields": filters} if search else None
     return render_template("console/enrollment/queue.html", page=page, filters=filters, search=found,
                            orgs=core.org_choices(g.scope), **_labels())

@@ -7,6 +7,9 @@ masked phone) comes from ``service.legal_aid.display``, as in the API.
 """
 from __future__ import annotations
 
+import datetime as dt
+import functools
+
 from flask import flash, g, redirect, render_template, request, url_for
 
 from service.common import clock
@@ -21,16 +24,24 @@ ROLES = ("legal_aid_staff",)
 WEEKDAYS = {1: "周一", 2: "周二", 3: "周三", 4: "周四", 5: "周五", 6: "周六", 7: "周日"}
 SLOT_STATUS_LABELS = {"open": "正常", "cancelled": "已取消"}
 MAX_LISTED = 100  # providers and rules of one organization fit on one page
+UPCOMING_DAYS = 7  # the bookings list opens on today and the six days after it
+
+
+def _coming_week() -> dict:
+    """The bookings list's default dates: today and the six days after it."""
+    today = clock.today_local()
+    return {"date_from": today.isoformat(), "date_to": (today + dt.timedelta(days=UPCOMING_DAYS - 1)).isoformat()}
 
 
 def summary() -> dict:
-    """The dashboard card: today's consultations by status."""
+    """The dashboard card: consultations still to hold in the coming seven days, today's among them."""
+    scope = core.scope_of(*ROLES)
+    week = core.load(schemas.LegalAidAdminBookingListArgs, {**_coming_week(), "status": "booked", "per_page": 8})
+    waiting = staff.list_admin_bookings(scope, week)
     today = clock.today_local()
-    page = staff.list_admin_bookings(core.scope_of(*ROLES), {"date_from": today, "date_to": today,
-                                                             "page": 1, "per_page": MAX_LISTED})
-    active = [b for b in page["items"] if b.status != "cancelled"]
-    return {"total": len(active), "waiting": sum(1 for b in active if b.status == "booked"), "items": active[:8],
-            "topics": display.TOPICS, "statuses": display.STATUS_LABELS}
+    waiting_today = staff.list_admin_bookings(scope, {**week, "date_to": today, "per_page": 1})["total"]
+    return {"waiting": waiting["total"], "today": waiting_today, "items": waiting["items"], "topics": display.TOPICS,
+            "days": UPCOMING_DAYS}
 
 
 def _labels() -> dict:
@@ -50,10 +61,9 @@ def _providers(**filters) -> list:
 @bp.route("/")
 @core.staff_page(*ROLES)
 def bookings():
-    """当日咨询预约（按日期、服务提供方、状态、事项筛选）"""
-    today = clock.today_local().isoformat()
-    args = core.query_args(schemas.LegalAidAdminBookingListArgs, core.query_raw(date_from=today, date_to=today))
-    page = staff.list_admin_bookings(g.scope, args)
+    """咨询预约，默认今天起七天（按日期、服务提供方、状态、事项筛选）"""
+    args = core.query_args(schemas.LegalAidAdminBookingListArgs, core.query_raw(**_coming_week()))
+    page = core.page_of(functools.partial(staff.list_admin_bookings, g.scope), args)
     return render_template("console/legal_aid/bookings.html", page=page, args=args,
                            providers=core.choices(_providers()), **_labels())
 
@@ -140,7 +150,7 @@ def schedule():
     rules = scheduling.list_rules(g.scope, {"page": 1, "per_page": MAX_LISTED})["items"]
     args = core.query_args(schemas.LegalAidAdminSlotListArgs,
                            core.query_raw(date_from=clock.today_local().isoformat()))
-    slots = scheduling.list_admin_slots(g.scope, args)
+    slots = core.page_of(functools.partial(scheduling.list_admin_slots, g.scope), args)
     return render_template("console/legal_aid/schedule.html", rules=rules, slots=slots,
                            providers=core.choices(_providers(active=True)), **_labels())
 

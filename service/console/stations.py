@@ -2,22 +2,34 @@
 spreadsheet import with its per-row results, and workers' reports to resolve."""
 from __future__ import annotations
 
+import functools
 import re
 
 from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from models.station import Station
-from service.console import core
+from service.console import core, maps
 from service.stations import hours, importer, services
-from service.stations.schemas import (AMENITY_LABELS, REPORT_KIND_LABELS, AdminStationArgs, ImportFormSchema,
-                                      ReportArgs, ReportResolveSchema, StationCreateSchema, StationPatchSchema,
-                                      is_open_now)
+from service.stations.schemas import (
+    AMENITY_LABELS,
+    REPORT_KIND_LABELS,
+    AdminStationArgs,
+    ImportFormSchema,
+    ReportArgs,
+    ReportResolveSchema,
+    StationCreateSchema,
+    StationPatchSchema,
+    is_open_now,
+)
 
 bp = core.child("stations", __name__, url_prefix="/stations")
 
 ROLES = ("station_manager",)
 REPORT_STATUS_LABELS = {"open": "待处理", "resolved": "已处理"}
+MAP_MAX_MARKERS = 2000  # the newest stations of a filter on the list's map; a narrower view shows the rest
+PICKER_MAX_NEIGHBOURS = 500  # stations shown around the one being placed
+NEIGHBOURHOOD_DEG = 0.05  # about 5 km around it
 _RANGES = re.compile(r"[,，;；、\s]+")
 
 
@@ -79,9 +91,19 @@ def _values(station: Station) -> MultiDict:
     return values
 
 
-def _form_context(**extra) -> dict:
+def _neighbours(station: Station | None) -> list[dict]:
+    """Stations around the one being edited (the newest ones for a new station), to place it among them."""
+    near = {}
+    if station is not None:
+        near["bbox"] = (station.lng - NEIGHBOURHOOD_DEG, station.lat - NEIGHBOURHOOD_DEG,
+                        station.lng + NEIGHBOURHOOD_DEG, station.lat + NEIGHBOURHOOD_DEG)
+    return maps.markers(services.map_points(g.scope, near, PICKER_MAX_NEIGHBOURS), "console.stations.edit",
+                        "station_id")
+
+
+def _form_context(station: Station | None, **extra) -> dict:
     return {"amenity_labels": AMENITY_LABELS, "day_names": hours.DAY_NAMES, "orgs": core.org_choices(g.scope),
-            **extra}
+            "station": station, "neighbours": _neighbours(station), "tiles": maps.tiles(), **extra}
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -89,10 +111,14 @@ def _form_context(**extra) -> dict:
 @bp.route("/")
 @core.staff_page(*ROLES)
 def index():
-    """驿站列表（按名称、编码、地址搜索）"""
-    page = services.list_stations(g.scope, core.query_args(AdminStationArgs))
+    """驿站列表与地图（按名称、编码、地址搜索，可只看地图范围内）"""
+    args = core.query_args(AdminStationArgs)
+    page = core.page_of(functools.partial(services.list_stations, g.scope), args)
+    markers = maps.markers(services.map_points(g.scope, args, MAP_MAX_MARKERS), "console.stations.edit", "station_id")
+    bbox = ",".join(str(v) for v in args["bbox"]) if args.get("bbox") else ""
     return render_template("console/stations/index.html", page=page, amenity_labels=AMENITY_LABELS,
-                           open_now=is_open_now, orgs=core.org_choices(g.scope))
+                           open_now=is_open_now, orgs=core.org_choices(g.scope), markers=markers, bbox=bbox,
+                           tiles=maps.tiles())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -104,7 +130,7 @@ def create():
         flash(f"已新建驿站“{station.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,
-                          **_form_context(values=MultiDict({"hours_mode": "24h"}), station=None))
+                          **_form_context(None, values=MultiDict({"hours_mode": "24h"})))
 
 
 @bp.route("/<int:station_id>/edit", methods=["GET", "POST"])
@@ -118,7 +144,7 @@ def edit(station_id):
         flash(f"已保存驿站“{saved.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,
-                          **_form_context(values=_values(station), station=station))
+                          **_form_context(station, values=_values(station)))
 
 
 @bp.route("/<int:station_id>/delete", methods=["POST"])
@@ -147,7 +173,7 @@ def import_file():
 def reports():
     """职工反馈的驿站问题（未处理在前）"""
     raw = core.query_raw(status="open")
-    page = services.list_reports(g.scope, core.query_args(ReportArgs, raw))
+    page = core.page_of(functools.partial(services.list_reports, g.scope), core.query_args(ReportArgs, raw))
     return render_template("console/stations/reports.html", page=page, kinds=REPORT_KIND_LABELS,
                            statuses=REPORT_STATUS_LABELS)
 

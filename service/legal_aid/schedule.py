@@ -28,6 +28,7 @@ from models import Organization, db
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidRule, LegalAidSlot
 from service.auth.permissions import Scope
 from service.common import clock
+from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import ValidationFailed
@@ -106,7 +107,9 @@ def update_provider(scope: Scope, provider_id: int, data: dict) -> LegalAidProvi
     slots disappear from the worker's list and cannot be booked; existing
     bookings stay.  A lawyer keeps a firm, a station an address (422)."""
     provider = store.provider_in_scope(scope, provider_id)
-    for key in ("name", "firm", "address", "phone", "active"):
+    fields = ("name", "firm", "address", "phone", "active")
+    before = {key: getattr(provider, key) for key in fields}
+    for key in fields:
         if key in data:
             value = data[key]
             setattr(provider, key, value if value != "" else None)
@@ -116,7 +119,8 @@ def update_provider(scope: Scope, provider_id: int, data: dict) -> LegalAidProvi
         raise ValidationFailed({"address": ["志愿服务站须填写地址"]})
     provider.updated_at = clock.now()
     audit("legal_aid.provider.update", "legal_aid_provider", provider.id,
-          organization_id=provider.organization_id, details=dict(data))
+          organization_id=provider.organization_id,
+          details={"name": provider.name, "changed": changes(before, {k: getattr(provider, k) for k in fields})})
     db.session.commit()
     return provider
 
@@ -283,6 +287,7 @@ def update_rule(scope: Scope, rule_id: int, data: dict) -> dict:
     mapping = {"weekdays": "weekdays", "start": "start_time", "end": "end_time", "capacity": "capacity",
                "mode": "mode", "location": "location", "valid_from": "valid_from",
                "valid_until": "valid_until"}
+    before = {key: getattr(rule, attr) for key, attr in mapping.items()}
     for key, attr in mapping.items():
         if key in data:
             setattr(rule, attr, sorted(set(data[key])) if key == "weekdays" else data[key])
@@ -301,7 +306,7 @@ def update_rule(scope: Scope, rule_id: int, data: dict) -> dict:
     removed, kept = _withdraw_future_slots(rule, now, keep_matching=True)
     created, skipped = _generate(rule, provider, now)
     audit("legal_aid.rule.update", "legal_aid_rule", rule.id, organization_id=provider.organization_id,
-          details={"changes": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()},
+          details={"changed": changes(before, {key: getattr(rule, attr) for key, attr in mapping.items()}),
                    "removed": removed, "created": created, "kept_booked": kept})
     _count_upcoming([rule])
     db.session.commit()

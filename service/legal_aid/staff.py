@@ -25,6 +25,7 @@ from models import Worker, db
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from service.auth.permissions import Scope
 from service.common import clock, pii
+from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.legal_aid import display, messages, store
@@ -76,8 +77,9 @@ def _finish(scope: Scope, booking_id: int, actor_id: int | None, status: str, ac
     if not done:
         raise NotHandleable()
     messages.withdraw_reminder(booking.id)
+    after = {"status": status, **{k: v for k, v in values.items() if k != "notes"}}  # notes stay out of the log
     audit(action, "legal_aid_booking", booking.id, organization_id=booking.slot.provider.organization_id,
-          details={k: v for k, v in values.items() if k != "notes"} | {"status": status})
+          details={"changed": changes({"status": "booked"}, after)})
     store.expire(LegalAidBooking)
     db.session.refresh(booking)
     db.session.commit()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from models import Organization, db
 from service.auth.permissions import Scope
 from service.common import clock
+from service.common.audit import changes
 from service.common.audit import record as audit
 from service.errors import ValidationFailed
 from service.organizations.errors import AboveOwnOrganization, OrganizationNotFound
@@ -81,6 +82,8 @@ def update(scope: Scope, org_id: int, data: dict) -> Organization:
     404 outside the subtree, 422 for a parent unknown, outside it or below the organization itself."""
     org = _get(org_id)
     scope.require(org.id)
+    fields = ("parent_id", "name", "region", "occupations", "accepts_members")
+    before = {key: getattr(org, key) for key in fields}
     if "parent_id" in data and data["parent_id"] != org.parent_id:
         new_parent = db.session.get(Organization, data["parent_id"]) if data["parent_id"] else None
         if data["parent_id"] and (new_parent is None or not scope.allows(new_parent.id)):
@@ -99,7 +102,7 @@ def update(scope: Scope, org_id: int, data: dict) -> Organization:
             setattr(org, key, data[key])
     org.updated_at = clock.now()
     audit("organization.update", "organization", org.id, organization_id=org.id,
-          details={k: v for k, v in data.items()})
+          details={"changed": changes(before, {key: getattr(org, key) for key in fields})})
     db.session.commit()
     return org
 

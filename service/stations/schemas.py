@@ -14,8 +14,7 @@ from marshmallow import ValidationError, fields, post_dump, post_load, pre_load,
 
 from models.station import AMENITIES, REPORT_KINDS, REPORT_STATUSES
 from service.common import clock
-from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
-                                    page_schema)
+from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
 from service.stations import hours
 from service.stations.geo import GEO_LAT_MAX
 
@@ -178,7 +177,8 @@ class NearbyArgs(QuerySchema):
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180, error="经度应在 -180 到 180 之间"),
                        metadata={"description": "当前位置经度（GCJ-02）"})
     radius_m = fields.Integer(load_default=3000, validate=validate.Range(
-        min=1, max=50000, error="搜索半径应在 1 到 50000 米之间"), metadata={"description": "搜索半径（米），最大 50 公里"})
+        min=1, max=50000, error="搜索半径应在 1 到 50000 米之间"),
+        metadata={"description": "搜索半径（米），最大 50 公里"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50, error="数量应在 1 到 50 之间"))
     amenities = fields.String(load_default="", metadata={"description": "需要的设施，逗号分隔，如 water,charging；" +
                                                            _AMENITIES_DOC})
@@ -200,9 +200,38 @@ class SyncArgs(PageArgs):
                            metadata={"description": "上一页返回的 next_cursor；给出时按游标翻页，忽略 page"})
 
 
+class BBox(fields.String):
+    """A map's view, ``west,south,east,north`` in degrees (GCJ-02), as a map gives it
+    (Leaflet's ``toBBoxString``) → ``(west, south, east, north)``."""
+
+    default_error_messages = {
+        "bbox": "地图范围应为“西,南,东,北”四个数字（经度,纬度,经度,纬度）",
+        "lng": "经度应在 -180 到 180 之间（地图范围的顺序为 西,南,东,北）",
+        "lat": "纬度应在 -90 到 90 之间（地图范围的顺序为 西,南,东,北）",
+        "order": "西边的经度不能大于东边，南边的纬度不能大于北边",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = [p for p in re.split(r"[,，\s]+", super()._deserialize(value, attr, data, **kwargs).strip()) if p]
+        try:
+            west, south, east, north = (float(p) for p in parts)
+        except ValueError:  # not four parts, or not numbers
+            raise self.make_error("bbox") from None
+        if not all(-180 <= v <= 180 for v in (west, east)):
+            raise self.make_error("lng")
+        if not all(-90 <= v <= 90 for v in (south, north)):
+            raise self.make_error("lat")
+        if west > east or south > north:
+            raise self.make_error("order")
+        return west, south, east, north
+
+
 class AdminStationArgs(PageArgs):
     q = fields.String(validate=validate.Length(max=100), metadata={"description": "名称、编码或地址包含"})
     organization_id = fields.Integer(validate=ID_RANGE)
+    bbox = BBox(metadata={
+        "description": "只要地图范围内的驿站：西,南,东,北（经度,纬度,经度,纬度，GCJ-02），"
+                       "如 119.38,32.37,119.45,32.42"})
 
 
 class ReportArgs(PageArgs):
@@ -308,14 +337,14 @@ class StationSyncPageSchema(OutSchema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
-    next_cursor = fields.String(allow_none=True, required=True,
-                                metadata={"description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
+    next_cursor = fields.String(allow_none=True, required=True, metadata={
+        "description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
     server_time = LocalDateTime(required=True, metadata={"description": "服务器当前时间，可作为下次同步的起点"})
 
 
 class ReportCreateSchema(BodySchema):
-    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS),
-                         metadata={"description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS), metadata={
+        "description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
     comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
 
 

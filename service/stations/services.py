@@ -29,13 +29,19 @@ from models import db
 from models.station import Station, StationReport
 from service.auth.permissions import Scope
 from service.common import clock
+from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import ValidationFailed
 from service.organizations.services import owning_organization
 from service.stations import geo
-from service.stations.errors import (ReportAlreadyResolved, ReportExists, ReportNotFound, StationCodeTaken,
-                                     StationNotFound)
+from service.stations.errors import (
+    ReportAlreadyResolved,
+    ReportExists,
+    ReportNotFound,
+    StationCodeTaken,
+    StationNotFound,
+)
 
 log = logging.getLogger("service.stations")
 
@@ -81,7 +87,7 @@ def get_station(station_id: int) -> Station:
 
 
 def _encode_cursor(station: Station) -> str:
-    raw = f"{station.updated_at.astimezone(dt.timezone.utc).isoformat()}|{station.id}"
+    raw = f"{station.updated_at.astimezone(dt.UTC).isoformat()}|{station.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -260,6 +266,7 @@ def station_in_scope(scope: Scope, station_id: int) -> Station:
 def update_station(scope: Scope, station_id: int, body: dict) -> Row:
     """Change a station in the scope; moving it updates the index.  404 / 409 / 422 as for create."""
     station = station_in_scope(scope, station_id)
+    before = {field: getattr(station, field) for field in (*STATION_FIELDS, "organization_id")}
     changed = {}
     if "organization_id" in body and body["organization_id"] != station.organization_id:
         station.organization_id = owning_organization(scope, body, federation_level=True, noun="驿站")
@@ -277,7 +284,7 @@ def update_station(scope: Scope, station_id: int, body: dict) -> Row:
             changed[field] = value
     if changed:
         station.updated_at = clock.now()
-        _commit_station(station, "station.update", {"code": station.code, "changed": sorted(changed)})
+        _commit_station(station, "station.update", {"code": station.code, "changed": changes(before, changed)})
         geo.upsert([station])
     return _admin_station(station_id)
 
@@ -294,14 +301,31 @@ def delete_station(scope: Scope, station_id: int) -> None:
     geo.remove([station_id])
 
 
-def list_stations(scope: Scope, args: dict) -> dict:
-    """Live stations in the scope, searchable by name, code or address; newest first."""
-    stmt = _admin_stations().where(Station.deleted_at.is_(None), scope.clause(Station.organization_id))
+def _admin_filters(scope: Scope, args: dict) -> list:
+    """The staff's list filters: live stations in the scope, an organization, a search of
+    name, code and address, and a map's view (``bbox``: west, south, east, north)."""
+    filters = [Station.deleted_at.is_(None), scope.clause(Station.organization_id)]
     if args.get("organization_id") is not None:
-        stmt = stmt.where(Station.organization_id == args["organization_id"])
+        filters.append(Station.organization_id == args["organization_id"])
     q = (args.get("q") or "").strip()
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Station.name.ilike(pattern, escape="\\"), Station.code.ilike(pattern, escape="\\"),
-                              Station.address.ilike(pattern, escape="\\")))
+        filters.append(or_(Station.name.ilike(pattern, escape="\\"), Station.code.ilike(pattern, escape="\\"),
+                           Station.address.ilike(pattern, escape="\\")))
+    if args.get("bbox"):
+        west, south, east, north = args["bbox"]
+        filters.append(and_(Station.lat.between(south, north), Station.lng.between(west, east)))
+    return filters
+
+
+def list_stations(scope: Scope, args: dict) -> dict:
+    """Live stations in the scope, searchable by name, code or address, within a map's view; newest first."""
+    stmt = _admin_stations().where(*_admin_filters(scope, args))
     return paginate(stmt.order_by(Station.id.desc()), args["page"], args["per_page"], scalars=False)
+
+
+def map_points(scope: Scope, args: dict, limit: int) -> list[Row]:
+    """The first ``limit`` stations of the staff's list (its filters, its order) as map markers:
+    ``id, code, name, lat, lng`` only."""
+    return db.session.execute(select(Station.id, Station.code, Station.name, Station.lat, Station.lng)
+                              .where(*_admin_filters(scope, args)).order_by(Station.id.desc()).limit(limit)).all()

@@ -2,6 +2,7 @@
 staff accounts with cheap password hashes, and the demo city's organizations."""
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -9,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
 from service.common import clock
 from tests.conftest import IN_CI
@@ -149,14 +151,48 @@ def chromium():
     manager.stop()
 
 
+def _tile(z: int, x: int, y: int) -> bytes:
+    """A 256-pixel map tile: a pale square with its edges and its z/x/y, so a screenshot shows the grid."""
+    image = Image.new("RGB", (256, 256), (236, 240, 232))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 255, 255), outline=(200, 208, 196))
+    draw.text((8, 8), f"{z}/{x}/{y}", fill=(150, 160, 150))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
 @pytest.fixture(scope="session")
-def live_app(sqlite_url, redis_server, fake_wechat_url):
-    """The app on the session's SQLite database, served on a free port from a thread."""
+def tile_server():
+    """A map tile server of its own origin (another port), as an operator's MAP_TILE_URL points at."""
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+
+    @Request.application
+    def tiles(request):
+        match = re.fullmatch(r"/tiles/(\d+)/(\d+)/(\d+)\.png", request.path)
+        if match is None:
+            return Response("not found", status=404)
+        return Response(_tile(*map(int, match.groups())), mimetype="image/png")
+
+    server = make_server("127.0.0.1", 0, tiles, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="console-tile-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_app(sqlite_url, redis_server, fake_wechat_url, tile_server):
+    """The app on the session's SQLite database, served on a free port from a thread, its maps on
+    the tile server's tiles."""
     from werkzeug.serving import make_server
 
     from tests.conftest import _migrate, build_app
 
-    application = build_app(sqlite_url, redis_server.url, fake_wechat_url)
+    application = build_app(sqlite_url, redis_server.url, fake_wechat_url,
+                            MAP_TILE_URL=tile_server + "/tiles/{z}/{x}/{y}.png", MAP_TILE_ATTRIBUTION="测试底图")
     _migrate(application)
     server = make_server("127.0.0.1", 0, application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="console-live-server", daemon=True)
@@ -179,10 +215,10 @@ def live(live_app, redis_client):
 
 @pytest.fixture
 def page(request, chromium, live):
-    """A fresh browser tab (tablet-sized, Chinese) on the live server; a screenshot
-    is saved under tests/artifacts/ when the test fails."""
+    """A fresh browser tab (tablet-sized, Chinese, asking for reduced motion: a map zooms at once)
+    on the live server; a screenshot is saved under tests/artifacts/ when the test fails."""
     context = chromium.new_context(base_url=live.config["LIVE_URL"], locale="zh-CN",
-                                   viewport={"width": 1024, "height": 768})
+                                   viewport={"width": 1024, "height": 768}, reduced_motion="reduce")
     context.set_default_timeout(10_000)
     tab = context.new_page()
     yield tab
@@ -192,3 +228,14 @@ def page(request, chromium, live):
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
         tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
+
+
+def screenshots(page, name: str) -> None:
+    """The page as a laptop (1280 px) and a phone (390 px) show it, under tests/artifacts/, to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(size)

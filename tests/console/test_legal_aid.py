@@ -90,7 +90,7 @@ def test_the_days_bookings_are_completed_with_notes_or_marked_no_show(app, clien
                description="送餐途中摔伤").get_json()
 
     dashboard = clerk.text("/console/")
-    assert "今日法律咨询" in dashboard and "待咨询 2 个" in dashboard
+    assert "近 7 天待咨询" in dashboard and "其中今天 2 个" in dashboard
     page = clerk.text(f"{BASE}/")
     assert "老板拖欠三个月工资" in page and "送餐途中摔伤" in page
 
@@ -98,8 +98,8 @@ def test_the_days_bookings_are_completed_with_notes_or_marked_no_show(app, clien
     assert "咨询尚未开始，不能标记为未到场" in flashes(clerk.text(resp.headers["Location"]))
 
     clock.freeze(at(2, 15, 0))
-    resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete", {"outcome": "advised",
-                                                                 "notes": "建议先向劳动监察大队投诉", "back": f"{BASE}/"})
+    resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete",
+                      {"outcome": "advised", "notes": "建议先向劳动监察大队投诉", "back": f"{BASE}/"})
     assert "已登记咨询完成" in flashes(clerk.text(resp.headers["Location"]))
     resp = clerk.post(f"{BASE}/bookings/{two['id']}/no-show", {"back": f"{BASE}/"})
     page = clerk.text(resp.headers["Location"])

@@ -1,4 +1,4 @@
-/* The console's only script: confirmations, "select all" and printing. */
+/* The script of every console page: confirmations, "select all" and printing (maps: map.js). */
 document.addEventListener("submit", function (event) {
   var button = event.submitter || event.target.querySelector("[data-confirm]");
   var text = button && button.getAttribute("data-confirm");
