@@ -263,12 +263,16 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
     resp = call("GET", "/api/v1/admin/enrollment/members.xlsx", world.admin, query_string={"full": 1},
                 secret_ok=True)
     assert resp.status_code == 200 and alice_id_number in _xlsx_text(resp.data)  # the admin's full export
-    assert call("GET", "/api/v1/admin/legal-aid/bookings", legal).status_code == 200
-    assert call("GET", f"/api/v1/admin/legal-aid/bookings/{booking.get_json()['id']}", legal).status_code == 200
+    # the lawyer's views name the worker to call, in full (docs/contract.md §4), and are audit-logged
+    resp = call("GET", "/api/v1/admin/legal-aid/bookings", legal, secret_ok=True)
+    assert resp.status_code == 200 and resp.get_json()["items"][0]["worker"]["phone"] == contact_phone
+    assert call("GET", f"/api/v1/admin/legal-aid/bookings/{booking.get_json()['id']}", legal,
+                secret_ok=True).status_code == 200
     resp = call("GET", f"/api/v1/admin/legal-aid/providers/{world.lawyer}/day-sheet.xlsx", legal,
-                query_string={"date": (NOW + dt.timedelta(days=1)).date().isoformat()})
-    assert resp.status_code == 200
-    assert call("GET", "/api/v1/admin/breakfast/roster", world.admin, query_string={"q": bound_phone}).status_code == 200
+                query_string={"date": (NOW + dt.timedelta(days=1)).date().isoformat()}, secret_ok=True)
+    assert resp.status_code == 200 and contact_phone in _xlsx_text(resp.data)
+    assert call("GET", "/api/v1/admin/breakfast/roster", world.admin,
+                query_string={"q": bound_phone}).status_code == 200
     assert call("GET", "/api/v1/admin/breakfast/report", world.admin,
                 query_string={"month": "2026-03"}).status_code == 200
     assert call("GET", "/api/v1/admin/audit-log", world.admin, query_string={"per_page": 100}).status_code == 200
@@ -280,8 +284,9 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
 
     session_key = fake.session_key_for("secalice")
     staff_tokens = [reviewer, legal, world.admin]
-    secrets = {"ID number": alice_id_number, "roster ID number": roster_id_number, "bad ID number": bad_id_number, "bound phone": bound_phone,
-               "form phone": form_phone, "contact phone": contact_phone, "WeChat session_key": session_key,
+    secrets = {"ID number": alice_id_number, "roster ID number": roster_id_number, "bad ID number": bad_id_number,
+               "bound phone": bound_phone, "form phone": form_phone, "contact phone": contact_phone,
+               "WeChat session_key": session_key,
                "worker token": alice, **{f"staff token {i}": t for i, t in enumerate(staff_tokens)}}
     assert session_key not in login_body and session_key not in mine
     leaks = [f"{name} in the response to {what}" for what, text in bodies
@@ -415,7 +420,8 @@ def test_a_worker_never_reaches_another_workers_records(app, client, world):
     bob = world.eligible("bob", "13952710002")
     own = {"application": world.application(alice, id_number()).get_json()["id"],
            "booking": world.booking(alice, contact_phone="13952710001").get_json()["id"]}
-    assert client.post("/api/v1/breakfast/checkins", headers=bearer(alice), json={"scene": world.scene}).status_code == 201
+    assert client.post("/api/v1/breakfast/checkins", headers=bearer(alice),
+                       json={"scene": world.scene}).status_code == 201
     alice_before = client.get("/api/v1/me/data", headers=bearer(alice)).get_json()
 
     routes = _worker_id_routes(app)
@@ -442,7 +448,8 @@ def test_a_worker_never_reaches_another_workers_records(app, client, world):
     assert client.get(f"/api/v1/legal-aid/bookings/{own['booking']}",
                       headers=bearer(alice)).get_json()["status"] == "booked"
     # Bob's own check-in still works: Alice's did not count against him
-    assert client.post("/api/v1/breakfast/checkins", headers=bearer(bob), json={"scene": world.scene}).status_code == 201
+    assert client.post("/api/v1/breakfast/checkins", headers=bearer(bob),
+                       json={"scene": world.scene}).status_code == 201
 
 
 # --- hostile input: never a 500, on either database -------------------------------------------------
@@ -465,7 +472,8 @@ def test_text_no_database_can_store_is_a_422_not_a_500(app, client, world):
         ("POST", "/api/v1/auth/staff/login", {}, '{"username": "\\udfff", "password": "x"}', "username"),
         ("POST", f"/api/v1/stations/{world.station}/reports", w, {"kind": "other", "comment": "坏了\x00"},
          "comment"),
-        ("POST", "/api/v1/admin/organizations", h, {"name": "工会", "occupations": [[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]},
+        ("POST", "/api/v1/admin/organizations", h,
+         {"name": "工会", "occupations": [[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]},
          "occupations"),
         ("GET", "/api/v1/admin/audit-log?action=a%00", h, None, "action"),
         ("GET", "/api/v1/admin/enrollment/applications?q=%E5%BC%A0%00", h, None, "q"),

@@ -1,9 +1,10 @@
-"""Legal aid: providers, weekly rules and slots, the day's bookings, complete /
-no-show with the consultation notes.
+"""Legal aid: providers, weekly rules and slots, the day's bookings with the worker
+to call, complete / no-show with the consultation notes once the slot has begun.
 
 The pages read the model objects the use cases return; what is worked out
-rather than stored (labels, a slot's place, the decrypted description and
-masked phone) comes from ``service.legal_aid.display``, as in the API.
+rather than stored (labels, a slot's place, the decrypted description) comes
+from ``service.legal_aid.display``, as in the API, and the worker's contact
+from ``service.legal_aid.contacts`` through the use case (audit-logged).
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ MAX_LISTED = 100  # providers and rules of one organization fit on one page
 def summary() -> dict:
     """The dashboard card: today's consultations by status."""
     today = clock.today_local()
-    page = staff.list_admin_bookings(core.scope_of(*ROLES), {"date_from": today, "date_to": today,
-                                                             "page": 1, "per_page": MAX_LISTED})
+    page = staff.booking_page(core.scope_of(*ROLES), {"date_from": today, "date_to": today,
+                                                      "page": 1, "per_page": MAX_LISTED})
     active = [b for b in page["items"] if b.status != "cancelled"]
     return {"total": len(active), "waiting": sum(1 for b in active if b.status == "booked"), "items": active[:8],
             "topics": display.TOPICS, "statuses": display.STATUS_LABELS}
@@ -38,7 +39,7 @@ def _labels() -> dict:
     return {"topics": display.TOPICS, "outcomes": display.OUTCOME_LABELS, "statuses": display.STATUS_LABELS,
             "modes": display.MODE_LABELS, "kinds": display.KIND_LABELS, "weekdays": WEEKDAYS,
             "slot_statuses": SLOT_STATUS_LABELS, "place": display.slot_location,
-            "description": display.description, "masked_phone": display.masked_contact_phone}
+            "description": display.description}
 
 
 def _providers(**filters) -> list:
@@ -50,11 +51,11 @@ def _providers(**filters) -> list:
 @bp.route("/")
 @core.staff_page(*ROLES)
 def bookings():
-    """当日咨询预约（按日期、服务提供方、状态、事项筛选）"""
+    """当日咨询预约（按日期、服务提供方、状态、事项筛选），含职工姓名与联系电话"""
     today = clock.today_local().isoformat()
     args = core.query_args(schemas.LegalAidAdminBookingListArgs, core.query_raw(date_from=today, date_to=today))
     page = staff.list_admin_bookings(g.scope, args)
-    return render_template("console/legal_aid/bookings.html", page=page, args=args,
+    return render_template("console/legal_aid/bookings.html", page=page, args=args, now=clock.now(),
                            providers=core.choices(_providers()), **_labels())
 
 
@@ -79,7 +80,7 @@ def no_show(booking_id):
 @bp.route("/providers/<int:provider_id>/day-sheet.xlsx")
 @core.staff_page(*ROLES)
 def day_sheet(provider_id):
-    """下载服务提供方某日的咨询安排表（Excel，电话已脱敏）"""
+    """下载服务提供方某日的咨询安排表（Excel，含职工姓名与联系电话）"""
     args = core.load(schemas.LegalAidDaySheetArgs, core.query_raw(date=clock.today_local().isoformat()))
     sheet = staff.day_sheet(g.scope, provider_id, args["date"])
     return xlsx_response(sheet.filename, sheet.sheets, ascii_name=staff.DAY_SHEET_ASCII_NAME)

@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "legal_aid.rule.create": "新增按周排班", "legal_aid.rule.update": "修改按周排班",
     "legal_aid.rule.delete": "删除按周排班", "legal_aid.booking.complete": "登记咨询完成",
     "legal_aid.booking.no_show": "登记未到场", "legal_aid.day_sheet.export": "下载咨询安排表",
+    "legal_aid.booking.list": "查看咨询预约（含职工联系方式）", "legal_aid.booking.view": "查看咨询预约详情",
     "breakfast.point.create": "新建早餐点", "breakfast.point.update": "修改早餐点",
     "breakfast.point.qr_rotate": "更换早餐二维码", "breakfast.roster.import": "导入早餐名册",
     "breakfast.roster.update": "修改早餐名册", "organization.create": "新建工会组织",
