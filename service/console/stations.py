@@ -10,9 +10,17 @@ from werkzeug.datastructures import MultiDict
 from models.station import Station
 from service.console import core
 from service.stations import hours, importer, services
-from service.stations.schemas import (AMENITY_LABELS, REPORT_KIND_LABELS, AdminStationArgs, ImportFormSchema,
-                                      ReportArgs, ReportResolveSchema, StationCreateSchema, StationPatchSchema,
-                                      is_open_now)
+from service.stations.schemas import (
+    AMENITY_LABELS,
+    REPORT_KIND_LABELS,
+    AdminStationArgs,
+    ImportFormSchema,
+    ReportArgs,
+    ReportResolveSchema,
+    StationCreateSchema,
+    StationPatchSchema,
+    is_open_now,
+)
 
 bp = core.child("stations", __name__, url_prefix="/stations")
 
@@ -42,6 +50,20 @@ def _opening_hours(form) -> object:
         daily = _ranges(form.get("hours_daily", ""))
         return {day: daily for day in hours.DAYS} if daily else ""
     return {day: _ranges(form.get(f"hours_{day}", "")) for day in hours.DAYS}
+
+
+def _hours_problems(form) -> dict[str, list[str]]:
+    """The hours fields of the chosen mode (每天, or 周一 … 周日) whose ranges do not read, by field."""
+    mode = form.get("hours_mode", "24h")
+    names = {"daily": ["hours_daily"], "weekly": [f"hours_{day}" for day in hours.DAYS]}.get(mode, [])
+    problems: dict[str, list[str]] = {}
+    for name in names:
+        for text in _ranges(form.get(name, "")):
+            try:
+                hours.parse_range(text)
+            except hours.HoursError as err:
+                problems.setdefault(name, []).append(str(err))
+    return problems
 
 
 def _body(form) -> dict:
@@ -100,7 +122,8 @@ def index():
 def create():
     """新建驿站"""
     def action():
-        station = services.create_station(g.scope, core.load(StationCreateSchema, _body(request.form)))
+        body = core.load(StationCreateSchema, _body(request.form), {"opening_hours": _hours_problems(request.form)})
+        station = services.create_station(g.scope, body)
         flash(f"已新建驿站“{station.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,
@@ -114,7 +137,8 @@ def edit(station_id):
     station = services.station_in_scope(g.scope, station_id)
 
     def action():
-        saved = services.update_station(g.scope, station_id, core.load(StationPatchSchema, _body(request.form)))
+        body = core.load(StationPatchSchema, _body(request.form), {"opening_hours": _hours_problems(request.form)})
+        saved = services.update_station(g.scope, station_id, body)
         flash(f"已保存驿站“{saved.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,
