@@ -125,7 +125,17 @@ def test_the_days_bookings_are_completed_with_notes_or_marked_no_show(app, clien
     assert sheet.status_code == 200 and sheet.mimetype.endswith("spreadsheetml.sheet")
 
 
-def test_other_roles_never_see_consultation_notes(app, client, city):
-    manager = signed_in(app, client, "station_manager", city["root"])
-    assert manager.get(f"{BASE}/").status_code == 403
-    assert "法律援助" not in manager.text("/console/")
+@pytest.mark.parametrize("role", ["enrollment_reviewer", "station_manager", "breakfast_manager"])
+def test_other_roles_never_see_consultation_notes_or_whom_to_call(app, client, city, role):
+    token = api_token(app, "legal_aid_staff", city["root"])
+    provider = client.post("/api/v1/admin/legal-aid/providers", headers=bearer(token), json={
+        "name": "王律师", "kind": "lawyer", "organization_id": city["root"], "firm": "江苏某某律师事务所"}).get_json()
+    slot = client.post("/api/v1/admin/legal-aid/slots", headers=bearer(token), json={
+        "provider_id": provider["id"], "starts_at": "2026-03-02T15:00:00+08:00", "ends_at": "2026-03-02T16:00:00+08:00",
+        "capacity": 1, "mode": "online"}).get_json()["slot"]
+    assert book(client, login_worker(client, "li"), slot["id"], contact_phone="13912345678").status_code == 201
+    other = signed_in(app, client, role, city["root"])
+    for path in (f"{BASE}/", f"{BASE}/providers/{provider['id']}/day-sheet.xlsx?date=2026-03-02"):
+        resp = other.get(path)
+        assert resp.status_code == 403 and "13912345678" not in resp.get_data(as_text=True), path
+    assert "法律援助" not in other.text("/console/")
