@@ -168,7 +168,8 @@ def register_url_converters(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Every blueprint, by name: the API's under ``/api/v1`` (documented in the
-    OpenAPI document), then the probes, the docs' assets and the staff console."""
+    OpenAPI document), then the probes, the docs' assets and the staff console
+    (with, in development only, its page of what the fake WeChat received)."""
     for blp in (auth_views.blp, organizations_views.blp, enrollment_views.blp, legal_aid_views.blp,
                 stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp, arrears_views.blp,
                 notifications_views.blp):
@@ -177,6 +178,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(observability.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(console.blp)
+    if app.config["APP_ENV"] == "development":
+        app.register_blueprint(console.dev_blp)
 
 
 def register_error_handlers(app: Flask) -> None:

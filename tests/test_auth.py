@@ -83,13 +83,23 @@ def test_bind_phone_with_code_and_see_it_masked(client):
     assert data["account"]["phone"] == "13800138000"
 
 
-def test_bind_phone_bad_code(client):
+def test_a_failed_phone_authorization_is_422_and_the_session_stays(client):
     token = login_worker(client, "alice")
+    before = client.get("/api/v1/me", headers=bearer(token)).get_json()
     resp = client.post("/api/v1/auth/wechat/phone", json={"code": "nonsense"}, headers=bearer(token))
-    assert resp.status_code == 401
-    assert error_code(resp) == "wechat_code_invalid"
-    resp = client.post("/api/v1/auth/wechat/phone", json={}, headers=bearer(token))
+    # not 401: a mini-program answers 401 by logging in again, and this session is still good
     assert resp.status_code == 422
+    assert resp.get_json()["error"] == {"code": "wechat_code_invalid", "message": "手机号授权失败，请重新授权",
+                                        "details": {}}
+    after = client.get("/api/v1/me", headers=bearer(token))
+    assert after.status_code == 200 and after.get_json() == before
+    resp = client.post("/api/v1/auth/wechat/phone", json={"code": "phone-13800138000"}, headers=bearer(token))
+    assert resp.status_code == 200 and resp.get_json() == {"phone": "138****8000"}  # authorizing again works
+    resp = client.post("/api/v1/auth/wechat/phone", json={}, headers=bearer(token))
+    assert resp.status_code == 422 and error_code(resp) == "validation_error"
+    # a bad login code keeps its 401
+    resp = client.post("/api/v1/auth/wechat/login", json={"code": "invalid-again"})
+    assert resp.status_code == 401 and error_code(resp) == "wechat_code_invalid"
 
 
 def test_bind_phone_with_encrypted_data_of_older_clients(client, app):

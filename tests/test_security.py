@@ -263,11 +263,14 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
     resp = call("GET", "/api/v1/admin/enrollment/members.xlsx", world.admin, query_string={"full": 1},
                 secret_ok=True)
     assert resp.status_code == 200 and alice_id_number in _xlsx_text(resp.data)  # the admin's full export
-    assert call("GET", "/api/v1/admin/legal-aid/bookings", legal).status_code == 200
-    assert call("GET", f"/api/v1/admin/legal-aid/bookings/{booking.get_json()['id']}", legal).status_code == 200
+    # the lawyer's views name the worker to call, in full (docs/contract.md §4), and are audit-logged
+    resp = call("GET", "/api/v1/admin/legal-aid/bookings", legal, secret_ok=True)
+    assert resp.status_code == 200 and resp.get_json()["items"][0]["worker"]["phone"] == contact_phone
+    assert call("GET", f"/api/v1/admin/legal-aid/bookings/{booking.get_json()['id']}", legal,
+                secret_ok=True).status_code == 200
     resp = call("GET", f"/api/v1/admin/legal-aid/providers/{world.lawyer}/day-sheet.xlsx", legal,
-                query_string={"date": (NOW + dt.timedelta(days=1)).date().isoformat()})
-    assert resp.status_code == 200
+                query_string={"date": (NOW + dt.timedelta(days=1)).date().isoformat()}, secret_ok=True)
+    assert resp.status_code == 200 and contact_phone in _xlsx_text(resp.data)
     assert call("POST", "/api/v1/admin/breakfast/roster/search", world.admin,
                 json={"q": bound_phone}).status_code == 200
     assert call("GET", "/api/v1/admin/breakfast/report", world.admin,

@@ -17,6 +17,7 @@ Mapping (docs/contract.md §2 and §8):
 WeChat errcode     class                       HTTP  code
 =================  ==========================  ====  =====================
 40029, 40163       WeChatCodeInvalid           401   wechat_code_invalid
+ (phone binding)   WeChatPhoneCodeInvalid      422   wechat_code_invalid
 45011              WeChatRateLimited           429   rate_limited
 40226              WeChatUserBlocked           403   wechat_user_blocked
 -1 / no answer     WeChatUnavailable           503   wechat_unavailable
@@ -29,8 +30,6 @@ anything else      WeChatError                 502   wechat_error
 Messages never contain a session_key, an access token or a secret.
 """
 from __future__ import annotations
-
-from typing import Optional
 
 
 class WeChatError(Exception):
@@ -47,9 +46,9 @@ class WeChatError(Exception):
 
     def __init__(
         self,
-        message: Optional[str] = None,
+        message: str | None = None,
         *,
-        errcode: Optional[int] = None,
+        errcode: int | None = None,
         errmsg: str = "",
     ) -> None:
         self.message = message or self.default_message
@@ -80,6 +79,22 @@ class WeChatCodeInvalid(WeChatError):
     http_status = 401
     default_message = "登录凭证无效或已使用，请重新登录"
     retryable = False
+
+
+class WeChatPhoneCodeInvalid(WeChatCodeInvalid):
+    """A bad or used ``getPhoneNumber`` code at phone binding: 422, not 401.
+
+    The caller's session is still valid, and a mini-program treats 401 as "log
+    in again"; the worker is asked to authorize the phone again instead.
+    """
+
+    http_status = 422
+    default_message = "手机号授权失败，请重新授权"
+
+    @classmethod
+    def of(cls, error: WeChatCodeInvalid) -> WeChatPhoneCodeInvalid:
+        """The phone binding's reading of a code WeChat refused (its errcode kept)."""
+        return cls(errcode=error.errcode, errmsg=error.errmsg)
 
 
 class WeChatRateLimited(WeChatError):

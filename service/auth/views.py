@@ -6,10 +6,18 @@ from flask import g
 from service import worker_data
 from service.auth import services, sessions
 from service.auth.permissions import current_identity, require_auth, require_worker
-from service.auth.schemas import (LoginResultSchema, MeSchema, MyDataSchema, PhoneBindSchema,
-                                  PhoneResultSchema, StaffLoginSchema, WeChatLoginSchema)
+from service.auth.schemas import (
+    LoginResultSchema,
+    MeSchema,
+    MyDataSchema,
+    PhoneBindSchema,
+    PhoneResultSchema,
+    StaffLoginSchema,
+    WeChatLoginSchema,
+)
 from service.common.http import config_limit
 from service.extensions import Blueprint, client_address_key, limiter
+from wechat.errors import WeChatCodeInvalid, WeChatPhoneCodeInvalid
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与账号")
 
@@ -30,8 +38,13 @@ def wechat_login(body):
 @blp.arguments(PhoneBindSchema)
 @blp.response(200, PhoneResultSchema)
 def bind_phone(body):
-    """绑定微信验证过的手机号（getPhoneNumber 的 code，或旧版 encrypted_data + iv）"""
-    return {"phone": services.bind_phone(g.worker, body.get("code"), body.get("encrypted_data"), body.get("iv"))}
+    """绑定微信验证过的手机号（getPhoneNumber 的 code，或旧版 encrypted_data + iv）；
+    手机号 code 无效或已使用为 422（登录仍有效，请重新授权）"""
+    try:
+        phone = services.bind_phone(g.worker, body.get("code"), body.get("encrypted_data"), body.get("iv"))
+    except WeChatCodeInvalid as err:  # the session stays valid: 422, never the login's 401
+        raise WeChatPhoneCodeInvalid.of(err) from None
+    return {"phone": phone}
 
 
 @blp.route("/auth/staff/login", methods=["POST"])

@@ -1,4 +1,4 @@
-"""Demo data: two breakfast points in Yangzhou, a roster of 20 sanitation workers
+"""Demo data: three breakfast points in Yangzhou, a roster of 20 sanitation workers
 (all names fictional) and last month's breakfasts, so the report and the
 ingredient estimate show figures.  Idempotent: points are found by name,
 roster entries by phone, and history is written only when the demo points
@@ -6,7 +6,8 @@ have none.
 
 The README's demo worker binds ``phone-13800138000`` and is on the roster
 (广陵区); the 广陵 point has a 500 m geofence (send ``lat``/``lng``), the
-邗江 point none.
+邗江 point none; both serve 05:30–08:30.  The city's demo point serves all
+day (00:00–23:59) without a geofence, so a check-in can be tried at any hour.
 """
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ POINTS = [
     {"org": "邗江区总工会", "name": "邗江区江阳中路环卫工人爱心早餐点",
      "address": "扬州市邗江区江阳中路 366 号（示例地址）",
      "lat": 32.38911, "lng": 119.38764, "daily_quota": 300, "geofence_m": None},
+    {"org": "扬州市总工会", "name": "市总工会职工服务中心演示早餐点（全天供应）",
+     "address": "扬州市总工会职工服务中心（示例地址）", "lat": 32.39420, "lng": 119.41290, "daily_quota": 500,
+     "geofence_m": None, "serving_start": dt.time(0, 0), "serving_end": dt.time(23, 59)},
 ]
+MORNING = (dt.time(5, 30), dt.time(8, 30))
 
 # (name, phone, employer, organization, id region or None) — fictional people.
 ROSTER = [
@@ -73,8 +78,9 @@ def seed(ctx) -> None:
                                                                BreakfastPoint.name == spec["name"]))
         if point is None:
             point = BreakfastPoint(organization_id=org.id, name=spec["name"], address=spec["address"],
-                                   lat=spec["lat"], lng=spec["lng"], serving_start=dt.time(5, 30),
-                                   serving_end=dt.time(8, 30), daily_quota=spec["daily_quota"],
+                                   lat=spec["lat"], lng=spec["lng"],
+                                   serving_start=spec.get("serving_start", MORNING[0]),
+                                   serving_end=spec.get("serving_end", MORNING[1]), daily_quota=spec["daily_quota"],
                                    geofence_m=spec["geofence_m"], active=True, qr_generation=1,
                                    created_at=now, updated_at=now)
             db.session.add(point)

@@ -1,29 +1,30 @@
 """Validators of Chinese identity data, shared by every form that takes them.
 
-``id_number_problem`` checks an 18-character resident ID by GB 11643: a real
-province code in the first two digits of the six-digit region code, a real
-birth date, and the ISO 7064 MOD 11-2 check digit.  It returns a Chinese
+``id_number_problem`` checks an 18-character resident ID (GB 11643) with
+python-stdnum's ``cn.ric``: the format, a six-digit region code that names a
+county or city in some edition of GB/T 2260 since 1980 (stdnum's table), a
+real birth date and the ISO 7064 MOD 11-2 check digit.  It returns a Chinese
 message naming the problem, or None when the number is valid.
+
+The region is not required to have existed in the birth year (the check of
+``ric.get_birth_place``): a number is given at registration, often years
+after birth, so someone born in 1985 may rightly hold 110112 (通州区, since
+1997); and a county since abolished (321027 邗江县, until 2000) stays on its
+people's cards.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 
+from stdnum import numdb
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidComponent
+
+from service.common import clock
+
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 _ID_RE = re.compile(r"^\d{17}[\dX]$")
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-# GB/T 2260 province-level codes.
-PROVINCES = {
-    "11": "北京", "12": "天津", "13": "河北", "14": "山西", "15": "内蒙古",
-    "21": "辽宁", "22": "吉林", "23": "黑龙江",
-    "31": "上海", "32": "江苏", "33": "浙江", "34": "安徽", "35": "福建", "36": "江西", "37": "山东",
-    "41": "河南", "42": "湖北", "43": "湖南", "44": "广东", "45": "广西", "46": "海南",
-    "50": "重庆", "51": "四川", "52": "贵州", "53": "云南", "54": "西藏",
-    "61": "陕西", "62": "甘肃", "63": "青海", "64": "宁夏", "65": "新疆",
-    "71": "台湾", "81": "香港", "82": "澳门",
-}
 
 
 def normalise_id_number(value: str) -> str:
@@ -31,15 +32,16 @@ def normalise_id_number(value: str) -> str:
 
 
 def check_digit(first17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS))
-    return _CHECK[total % 11]
+    """The check digit of the first 17 digits (``ric.calc_check_digit`` reads those only)."""
+    return ric.calc_check_digit(first17 + "0")
 
 
-def birth_date(id_number: str) -> dt.date | None:
-    try:
-        return dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    except ValueError:
-        return None
+def region_known(code: str) -> bool:
+    """Whether six digits name a county or a city (not a whole province) in some
+    edition of GB/T 2260, abolished ones included."""
+    if code.endswith("0000"):
+        return False
+    return any("county" in props for _, props in numdb.get("cn/loc").info(code))
 
 
 def gender_of(id_number: str) -> str:
@@ -56,13 +58,16 @@ def id_number_problem(value: str, today: dt.date | None = None, min_age: int | N
     number = normalise_id_number(value)
     if not _ID_RE.match(number):
         return "身份证号应为 18 位，前 17 位为数字，最后一位为数字或 X"
-    if number[:2] not in PROVINCES or number[2:6] == "0000":
+    if not region_known(number[:6]):
         return "身份证号的地区码无效"
-    born = birth_date(number)
-    today = today or dt.date.today()
+    today = today or clock.today_local()
+    try:
+        born = ric.get_birth_date(number)
+    except InvalidComponent:
+        born = None
     if born is None or born.year < 1900 or born > today:
         return "身份证号中的出生日期无效"
-    if check_digit(number[:17]) != number[17]:
+    if ric.calc_check_digit(number) != number[17]:
         return "身份证号校验位不正确，请核对"
     if min_age is not None and age_on(born, today) < min_age:
         return f"年满 {min_age} 周岁方可申请"

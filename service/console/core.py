@@ -49,6 +49,7 @@ MENU = (
     ("console.arrears.queue", "欠薪报工", ("rights_staff",)),
     ("console.reports.annual", "年度统计", ("admin",)),
     ("console.reports.audit_log", "操作日志", ("admin",)),
+    ("console_dev.wechat_messages", "微信消息（开发）", ()),  # registered in development only
 )
 
 # Chinese names of form fields, for messages such as "驳回原因：必填".
@@ -64,6 +65,8 @@ FIELD_LABELS = {
     "submitted_from": "提交日期起", "submitted_to": "提交日期止", "date_from": "日期起", "date_to": "日期止",
     "topic": "咨询事项", "point_id": "早餐点", "page": "页码", "per_page": "每页条数", "bbox": "地图范围",
     "to": "办理结果", "referred_to": "移交部门", "amount_recovered": "追回金额", "resolved_on": "解决日期",
+    "hours_daily": "每天", "hours_mon": "周一", "hours_tue": "周二", "hours_wed": "周三", "hours_thu": "周四",
+    "hours_fri": "周五", "hours_sat": "周六", "hours_sun": "周日",
 }
 
 
@@ -209,8 +212,17 @@ def back(default_endpoint: str = "console.home.dashboard", **values) -> str:
     return safe_target(request.form.get("back")) or url_for(default_endpoint, **values)
 
 
-def menu() -> list[tuple[str, str]]:
-    return [(endpoint, label) for endpoint, label, roles in MENU if may(*roles)]
+def menu() -> list[tuple[str, str, bool]]:
+    """(endpoint, label, current) of the tabs the signed-in staff member may open.
+
+    The current tab is the page's own, else the tab of the page's section (a
+    booking's page under 法律援助): one tab, even when a section has several."""
+    tabs = [(endpoint, label) for endpoint, label, roles in MENU
+            if endpoint in current_app.view_functions and may(*roles)]
+    page = request.endpoint or ""
+    current = next((e for e, _ in tabs if e == page), None) or next(
+        (e for e, _ in tabs if e.rsplit(".", 1)[0] == page.rsplit(".", 1)[0]), None)
+    return [(endpoint, label, endpoint == current) for endpoint, label in tabs]
 
 
 # --- input through the API's schemas ---------------------------------------------------------
@@ -220,14 +232,25 @@ def _validation_failed(err: ma.ValidationError) -> ValidationFailed:
     return ValidationFailed(flatten_messages(err.messages))
 
 
-def load(schema: ma.Schema | type[ma.Schema], data: dict):
-    """``data`` through an API schema; its messages become a ``ValidationFailed``."""
+def load(schema: ma.Schema | type[ma.Schema], data: dict, parts: dict[str, dict[str, list[str]]] | None = None):
+    """``data`` through an API schema; its messages become a ``ValidationFailed``.
+
+    ``parts`` maps a body field built from several form fields (a station's
+    ``opening_hours`` from 每天 or 周一 … 周日) to those form fields' own
+    problems: when the schema refuses that body field, its messages are
+    replaced by theirs, so each stands next to the field the clerk typed in."""
     if isinstance(schema, type):
         schema = schema()
     try:
         return schema.load(data)
     except ma.ValidationError as err:
-        raise _validation_failed(err) from None
+        failed = _validation_failed(err)
+    fields = failed.details["fields"]
+    for body_field, problems in (parts or {}).items():
+        if body_field in fields and problems:
+            del fields[body_field]
+            fields.update(problems)
+    raise failed
 
 
 def form_data(*multi: str, skip_blank: bool = True) -> dict:
@@ -392,8 +415,16 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.strftime(fmt)
 
 
+def signed_in_as(staff) -> tuple[str, str]:
+    """The top bar's name and roles, each said once: a role is left out when the name
+    already says it (the demo's 入会审核员 holds the role 入会审核员)."""
+    name = staff.display_name or staff.username
+    labels = dict.fromkeys(ROLE_LABELS.get(r.role, r.role) for r in staff.roles)
+    return name, "、".join(label for label in labels if label not in name)
+
+
 def template_context() -> dict:
-    return {"console_menu": menu, "may": may, "staff": signed_in_staff(), "role_labels": ROLE_LABELS,
+    return {"console_menu": menu, "may": may, "staff": signed_in_staff(), "signed_in_as": signed_in_as,
             "today": clock.today_local()}
 
 

@@ -1,9 +1,10 @@
-"""Legal aid: providers, weekly rules and slots, the day's bookings, complete /
-no-show with the consultation notes.
+"""Legal aid: providers, weekly rules and slots, the day's bookings with the worker
+to call, complete / no-show with the consultation notes once the slot has begun.
 
 The pages read the model objects the use cases return; what is worked out
-rather than stored (labels, a slot's place, the decrypted description and
-masked phone) comes from ``service.legal_aid.display``, as in the API.
+rather than stored (labels, a slot's place, the decrypted description) comes
+from ``service.legal_aid.display``, as in the API, and the worker's contact
+from ``service.legal_aid.contacts`` through the use case (audit-logged).
 """
 from __future__ import annotations
 
@@ -37,9 +38,9 @@ def summary() -> dict:
     """The dashboard card: consultations still to hold in the coming seven days, today's among them."""
     scope = core.scope_of(*ROLES)
     week = core.load(schemas.LegalAidAdminBookingListArgs, {**_coming_week(), "status": "booked", "per_page": 8})
-    waiting = staff.list_admin_bookings(scope, week)
     today = clock.today_local()
-    waiting_today = staff.list_admin_bookings(scope, {**week, "date_to": today, "per_page": 1})["total"]
+    waiting = staff.booking_page(scope, week)  # the card names no one: no contacts, nothing to audit
+    waiting_today = staff.booking_page(scope, {**week, "date_to": today, "per_page": 1})["total"]
     return {"waiting": waiting["total"], "today": waiting_today, "items": waiting["items"], "topics": display.TOPICS,
             "days": UPCOMING_DAYS}
 
@@ -49,7 +50,7 @@ def _labels() -> dict:
     return {"topics": display.TOPICS, "outcomes": display.OUTCOME_LABELS, "statuses": display.STATUS_LABELS,
             "modes": display.MODE_LABELS, "kinds": display.KIND_LABELS, "weekdays": WEEKDAYS,
             "slot_statuses": SLOT_STATUS_LABELS, "place": display.slot_location,
-            "description": display.description, "masked_phone": display.masked_contact_phone}
+            "description": display.description}
 
 
 def _providers(**filters) -> list:
@@ -61,10 +62,10 @@ def _providers(**filters) -> list:
 @bp.route("/")
 @core.staff_page(*ROLES)
 def bookings():
-    """咨询预约，默认今天起七天（按日期、服务提供方、状态、事项筛选）"""
+    """咨询预约，默认今天起七天（按日期、服务提供方、状态、事项筛选），含职工姓名与联系电话"""
     args = core.query_args(schemas.LegalAidAdminBookingListArgs, core.query_raw(**_coming_week()))
     page = core.page_of(functools.partial(staff.list_admin_bookings, g.scope), args)
-    return render_template("console/legal_aid/bookings.html", page=page, args=args,
+    return render_template("console/legal_aid/bookings.html", page=page, args=args, now=clock.now(),
                            providers=core.choices(_providers()), **_labels())
 
 
@@ -89,7 +90,7 @@ def no_show(booking_id):
 @bp.route("/providers/<int:provider_id>/day-sheet.xlsx")
 @core.staff_page(*ROLES)
 def day_sheet(provider_id):
-    """下载服务提供方某日的咨询安排表（Excel，电话已脱敏）"""
+    """下载服务提供方某日的咨询安排表（Excel，含职工姓名与联系电话）"""
     args = core.load(schemas.LegalAidDaySheetArgs, core.query_raw(date=clock.today_local().isoformat()))
     sheet = staff.day_sheet(g.scope, provider_id, args["date"])
     return xlsx_response(sheet.filename, sheet.sheets, ascii_name=staff.DAY_SHEET_ASCII_NAME)

@@ -56,6 +56,20 @@ def _opening_hours(form) -> object:
     return {day: _ranges(form.get(f"hours_{day}", "")) for day in hours.DAYS}
 
 
+def _hours_problems(form) -> dict[str, list[str]]:
+    """The hours fields of the chosen mode (每天, or 周一 … 周日) whose ranges do not read, by field."""
+    mode = form.get("hours_mode", "24h")
+    names = {"daily": ["hours_daily"], "weekly": [f"hours_{day}" for day in hours.DAYS]}.get(mode, [])
+    problems: dict[str, list[str]] = {}
+    for name in names:
+        for text in _ranges(form.get(name, "")):
+            try:
+                hours.parse_range(text)
+            except hours.HoursError as err:
+                problems.setdefault(name, []).append(str(err))
+    return problems
+
+
 def _body(form) -> dict:
     """The posted form as the API's station body (the schema then checks it)."""
     body = {key: form.get(key, "").strip() for key in ("code", "name", "address", "lat", "lng", "phone")}
@@ -126,7 +140,8 @@ def index():
 def create():
     """新建驿站"""
     def action():
-        station = services.create_station(g.scope, core.load(StationCreateSchema, _body(request.form)))
+        body = core.load(StationCreateSchema, _body(request.form), {"opening_hours": _hours_problems(request.form)})
+        station = services.create_station(g.scope, body)
         flash(f"已新建驿站“{station.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,
@@ -140,7 +155,8 @@ def edit(station_id):
     station = services.station_in_scope(g.scope, station_id)
 
     def action():
-        saved = services.update_station(g.scope, station_id, core.load(StationPatchSchema, _body(request.form)))
+        body = core.load(StationPatchSchema, _body(request.form), {"opening_hours": _hours_problems(request.form)})
+        saved = services.update_station(g.scope, station_id, body)
         flash(f"已保存驿站“{saved.name}”", "success")
         return redirect(url_for("console.stations.index"))
     return core.form_page("console/stations/form.html", action,

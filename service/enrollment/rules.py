@@ -58,8 +58,9 @@ def occupation_label(occupation: str | None, other: str | None = None) -> str | 
 def application_problems(data: dict, today: dt.date, notice_version: str) -> dict[str, list[str]]:
     """Every problem of an application form (fields already of the right types).
 
-    Checks: the name; the resident ID by GB 11643 (region, birth date, check
-    digit) and age ``MIN_AGE`` or over; the gender against the ID's sequence
+    Checks: the name; the resident ID by GB 11643 (``id_number_problem``: a
+    region code of some edition of GB/T 2260, birth date, check digit) and age
+    ``MIN_AGE`` or over; the gender against the ID's sequence
     digit; a mainland mobile number; employer and work region not blank;
     ``occupation_other`` given exactly when
     the occupation is ``other``; consent given to the current privacy notice;

@@ -36,9 +36,17 @@ from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from service.common import clock, pii
 from service.common.pagination import paginate
 from service.legal_aid import display, messages, store
-from service.legal_aid.errors import (AlreadyBooked, BookingNotFound, CancelWindowClosed, NotCancellable,
-                                      OutsideBookingWindow, SlotFull, SlotStarted, SlotUnavailable,
-                                      TooManyActiveBookings)
+from service.legal_aid.errors import (
+    AlreadyBooked,
+    BookingNotFound,
+    CancelWindowClosed,
+    NotCancellable,
+    OutsideBookingWindow,
+    SlotFull,
+    SlotStarted,
+    SlotUnavailable,
+    TooManyActiveBookings,
+)
 
 
 class Window(NamedTuple):

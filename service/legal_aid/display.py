@@ -39,7 +39,8 @@ def description(booking: LegalAidBooking) -> str | None:
 
 
 def contact_phone(booking: LegalAidBooking) -> str | None:
-    """In full: for the worker's own export only."""
+    """In full: for the worker's own export, and the phone to call that legal-aid
+    staff see (``contacts``); every other reader gets ``masked_contact_phone``."""
     return pii.decrypt_optional(booking.contact_phone_enc, CONTACT_PHONE)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from service.errors import InvalidState, NotFound, ServiceError
 
-
 # --- 409: the booking rules ------------------------------------------------------------
 
 class SlotFull(ServiceError):
@@ -53,6 +52,15 @@ class SlotOverlap(ServiceError):
     message = "该时段与此服务提供方已有的时段重叠"
 
 
+class ConsultationNotStarted(ServiceError):
+    """Completing or marking a no-show before the slot's start: a consultation
+    never counts (in the annual figures) before it took place."""
+
+    status = 409
+    code = "consultation_not_started"
+    message = "咨询尚未开始，不能登记完成或未到场"
+
+
 # --- 409 invalid_state -------------------------------------------------------------------
 
 class NotCancellable(InvalidState):
@@ -61,10 +69,6 @@ class NotCancellable(InvalidState):
 
 class NotHandleable(InvalidState):
     message = "只有“已预约”状态的预约可以办理"
-
-
-class ConsultationNotStarted(InvalidState):
-    message = "咨询尚未开始，不能标记为未到场"
 
 
 class SlotAlreadyCancelled(InvalidState):

@@ -18,8 +18,14 @@ import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 from marshmallow.experimental.context import Context
 
-from models.legal_aid import (BOOKING_OUTCOMES, BOOKING_STATUSES, BOOKING_TOPICS, PROVIDER_KINDS,
-                              SLOT_MODES, SLOT_STATUSES)
+from models.legal_aid import (
+    BOOKING_OUTCOMES,
+    BOOKING_STATUSES,
+    BOOKING_TOPICS,
+    PROVIDER_KINDS,
+    SLOT_MODES,
+    SLOT_STATUSES,
+)
 from service.common import clock
 from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema
 from service.common.validators import is_mainland_mobile
@@ -404,8 +410,19 @@ class LegalAidMyBookingsArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(BOOKING_STATUSES))
 
 
+class LegalAidWorkerContactSchema(OutSchema):
+    """The worker to call, in full: legal-aid staff and admins of the organization only."""
+
+    name = fields.String(allow_none=True, required=True,
+                         metadata={"description": "as on the union application or breakfast roster entry"})
+    phone = fields.String(allow_none=True, required=True,
+                          metadata={"description": "the booking's contact phone, else the worker's bound phone"})
+
+
 class LegalAidAdminBookingSchema(_BookingFields):
     worker_id = fields.Integer(required=True)
+    worker = fields.Nested(LegalAidWorkerContactSchema, attribute="worker_contact",
+                           metadata={"description": "in the booking list and a booking's details (audit-logged)"})
     slot = fields.Nested(LegalAidAdminSlotSchema, required=True)
     notes = fields.String(allow_none=True)
     handled_by_id = fields.Integer(allow_none=True)

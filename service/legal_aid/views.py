@@ -120,7 +120,7 @@ def update_provider(body, provider_id):
 @blp.alt_response(200, success=True, content_type=XLSX, schema={"type": "string", "format": "binary"},
                   description="当日咨询安排表（Excel）")
 def day_sheet(args, provider_id):
-    """下载服务提供方某日的咨询安排表（Excel，电话已脱敏）"""
+    """下载服务提供方某日的咨询安排表（Excel，含职工姓名与联系电话，下载记入操作日志）"""
     sheet = staff.day_sheet(g.scope, provider_id, args["date"])
     return xlsx_response(sheet.filename, sheet.sheets, ascii_name=staff.DAY_SHEET_ASCII_NAME)
 
@@ -191,7 +191,7 @@ def delete_rule(rule_id):
 @blp.arguments(s.LegalAidAdminBookingListArgs, location="query")
 @blp.response(200, page_schema(s.LegalAidAdminBookingSchema, "LegalAidAdminBookingPage"))
 def list_admin_bookings(args):
-    """咨询预约列表（按日期、服务提供方、状态、事项筛选）"""
+    """咨询预约列表（按日期、服务提供方、状态、事项筛选；含职工姓名与联系电话，查看记入操作日志）"""
     return staff.list_admin_bookings(g.scope, args)
 
 
@@ -200,7 +200,7 @@ def list_admin_bookings(args):
 @require_staff(*STAFF)
 @blp.response(200, s.LegalAidAdminBookingSchema)
 def get_admin_booking(booking_id):
-    """咨询预约详情（含问题描述与咨询记录）"""
+    """咨询预约详情（含问题描述、咨询记录、职工姓名与联系电话；查看记入操作日志）"""
     return staff.get_admin_booking(g.scope, booking_id)
 
 
@@ -209,6 +209,7 @@ def get_admin_booking(booking_id):
 @require_staff(*STAFF)
 @blp.arguments(s.LegalAidCompleteSchema)
 @blp.response(200, s.LegalAidAdminBookingSchema)
+@blp.alt_response(409, schema=ErrorEnvelopeSchema, description="invalid_state / consultation_not_started")
 def complete_booking(body, booking_id):
     """登记咨询完成（处理结果与咨询记录）"""
     return staff.complete_booking(g.scope, booking_id, g.staff.id, body)
@@ -218,6 +219,7 @@ def complete_booking(body, booking_id):
 @at_one_instant
 @require_staff(*STAFF)
 @blp.response(200, s.LegalAidAdminBookingSchema)
+@blp.alt_response(409, schema=ErrorEnvelopeSchema, description="invalid_state / consultation_not_started")
 def mark_no_show(booking_id):
     """登记职工未到场"""
     return staff.mark_no_show(g.scope, booking_id, g.staff.id)

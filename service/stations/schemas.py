@@ -20,7 +20,7 @@ from service.stations.geo import GEO_LAT_MAX
 
 AMENITY_LABELS = {
     "water": "饮水", "hot_meal": "热饭", "charging": "充电", "toilet": "卫生间", "rest": "休息",
-    "nursing_room": "母婴室", "air_conditioning": "空调", "first_aid": "药箱", "wifi": "wifi",
+    "nursing_room": "母婴室", "air_conditioning": "空调", "first_aid": "药箱", "wifi": "无线网络",
     "repair_kit": "维修工具", "umbrella": "雨具",
 }
 CODE_RE = re.compile(r"^[\w.\-/#]{1,64}$")
@@ -337,14 +337,16 @@ class StationSyncPageSchema(OutSchema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
-    next_cursor = fields.String(allow_none=True, required=True, metadata={
-        "description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
+    next_cursor = fields.String(
+        allow_none=True, required=True,
+        metadata={"description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
     server_time = LocalDateTime(required=True, metadata={"description": "服务器当前时间，可作为下次同步的起点"})
 
 
 class ReportCreateSchema(BodySchema):
-    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS), metadata={
-        "description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
+    kind = fields.String(
+        required=True, validate=validate.OneOf(REPORT_KINDS),
+        metadata={"description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
     comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
 
 

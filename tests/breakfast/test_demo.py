@@ -24,8 +24,8 @@ def test_demo_worker_checks_in_once_and_the_report_counts_it(client, app):
 
     staff = login_staff(client, "breakfast", "Breakfast@2026")
     points = client.get("/api/v1/admin/breakfast/points", headers=bearer(staff)).get_json()
-    assert points["total"] == 2
-    assert sorted(p["daily_quota"] for p in points["items"]) == [300, 320]
+    assert points["total"] == 3
+    assert sorted(p["daily_quota"] for p in points["items"]) == [300, 320, 500]
     point = next(p for p in points["items"] if p["name"].startswith("广陵区"))
     scene = client.get(f"/api/v1/admin/breakfast/points/{point['id']}/qr", headers=bearer(staff)).get_json()["scene"]
 
@@ -44,3 +44,30 @@ def test_demo_worker_checks_in_once_and_the_report_counts_it(client, app):
     assert february["total_servings"] > 300 and february["ingredients"]["rice_kg"] > 0
     roster = client.get("/api/v1/admin/breakfast/roster?per_page=100", headers=bearer(staff)).get_json()
     assert roster["total"] == 20
+
+
+def test_the_demo_has_a_point_to_try_a_check_in_at_any_hour(client, app):
+    clock.freeze(clock.local(2026, 3, 10, 4, 50))  # before any morning point serves
+    seed(app)
+    worker = login_worker(client, "alice")
+    bind_phone(client, worker, "13800138000")
+    assert client.post("/api/v1/breakfast/eligibility/claim", headers=bearer(worker)).status_code == 200
+    staff = login_staff(client, "breakfast", "Breakfast@2026")
+    points = client.get("/api/v1/admin/breakfast/points", headers=bearer(staff)).get_json()["items"]
+    [all_day] = [p for p in points if p["serving_start"] == "00:00" and p["serving_end"] == "23:59"]
+    assert all_day["geofence_m"] is None and "全天供应" in all_day["name"]
+    morning = next(p for p in points if p["name"].startswith("邗江区"))
+
+    def scan(point):
+        scene = client.get(f"/api/v1/admin/breakfast/points/{point['id']}/qr", headers=bearer(staff)).get_json()
+        return client.post("/api/v1/breakfast/checkins", json={"scene": scene["scene"]}, headers=bearer(worker))
+
+    refused = scan(morning)
+    assert refused.status_code == 409 and error_code(refused) == "outside_serving_window"
+    served = scan(all_day)  # no location sent: no geofence to be inside of
+    assert served.status_code == 201, served.get_json()
+    clock.freeze(clock.local(2026, 3, 10, 23, 30))
+    again = scan(all_day)
+    assert again.status_code == 409 and error_code(again) == "already_checked_in"
+    clock.freeze(clock.local(2026, 3, 11, 23, 30))  # late the next evening
+    assert scan(all_day).status_code == 201

@@ -5,7 +5,7 @@ import pytest
 
 from service.common import clock
 from tests.console.conftest import api_token, flashes, signed_in
-from tests.helpers import bearer, login_worker
+from tests.helpers import bearer, bind_phone, login_worker
 from tests.legal_aid.helpers import at, book
 
 BASE = "/console/legal-aid"
@@ -85,17 +85,31 @@ def test_the_days_bookings_are_completed_with_notes_or_marked_no_show(app, clien
     token = api_token(app, "legal_aid_staff", city["root"])
     slots = client.get(f"/api/v1/admin/legal-aid/slots?provider_id={pid}", headers=bearer(token)).get_json()
     first, second = (s["id"] for s in slots["items"])
-    one = book(client, login_worker(client, "li"), first, description="老板拖欠三个月工资").get_json()
+    li = login_worker(client, "li")
+    bind_phone(client, li, "13800138000")
+    one = book(client, li, first, description="老板拖欠三个月工资").get_json()
     two = book(client, login_worker(client, "wang"), second, topic="work_injury",
-               description="送餐途中摔伤").get_json()
+               description="送餐途中摔伤", contact_phone="13912345678").get_json()
 
     dashboard = clerk.text("/console/")
     assert "近 7 天待咨询" in dashboard and "其中今天 2 个" in dashboard
+    assert "13800138000" not in dashboard  # the dashboard's card names no one
     page = clerk.text(f"{BASE}/")
     assert "老板拖欠三个月工资" in page and "送餐途中摔伤" in page
+    # whom to call: the booking's contact phone, else the phone bound in the mini-program, as tel: links
+    assert '<a href="tel:13800138000">13800138000</a>' in page
+    assert '<a href="tel:13912345678">13912345678</a>' in page
+    admin = api_token(app, "admin", city["root"])
+    logged = client.get("/api/v1/admin/audit-log", query_string={"action": "legal_aid.booking.list"},
+                        headers=bearer(admin)).get_json()["items"]
+    assert [(e["details"]["workers"], e["details"]["bookings"]) for e in logged] == [(2, 2)]
 
-    resp = clerk.post(f"{BASE}/bookings/{two['id']}/no-show", {"back": f"{BASE}/"})
-    assert "咨询尚未开始，不能标记为未到场" in flashes(clerk.text(resp.headers["Location"]))
+    assert "咨询开始（03-02 14:00）后可登记完成或未到场" in page and "咨询开始（03-02 15:00）后" in page
+    assert "登记完成" not in page.replace("可登记完成", "")  # no forms before the start
+    resp = clerk.post(f"{BASE}/bookings/{two['id']}/no-show", {"back": f"{BASE}/"})  # a page left open
+    assert "咨询尚未开始，不能登记为未到场" in flashes(clerk.text(resp.headers["Location"]))
+    resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete", {"outcome": "advised", "back": f"{BASE}/"})
+    assert "咨询尚未开始，不能登记为已完成" in flashes(clerk.text(resp.headers["Location"]))
 
     clock.freeze(at(2, 15, 0))
     resp = clerk.post(f"{BASE}/bookings/{one['id']}/complete",
@@ -111,7 +125,17 @@ def test_the_days_bookings_are_completed_with_notes_or_marked_no_show(app, clien
     assert sheet.status_code == 200 and sheet.mimetype.endswith("spreadsheetml.sheet")
 
 
-def test_other_roles_never_see_consultation_notes(app, client, city):
-    manager = signed_in(app, client, "station_manager", city["root"])
-    assert manager.get(f"{BASE}/").status_code == 403
-    assert "法律援助" not in manager.text("/console/")
+@pytest.mark.parametrize("role", ["enrollment_reviewer", "station_manager", "breakfast_manager"])
+def test_other_roles_never_see_consultation_notes_or_whom_to_call(app, client, city, role):
+    token = api_token(app, "legal_aid_staff", city["root"])
+    provider = client.post("/api/v1/admin/legal-aid/providers", headers=bearer(token), json={
+        "name": "王律师", "kind": "lawyer", "organization_id": city["root"], "firm": "江苏某某律师事务所"}).get_json()
+    slot = client.post("/api/v1/admin/legal-aid/slots", headers=bearer(token), json={
+        "provider_id": provider["id"], "starts_at": "2026-03-02T15:00:00+08:00", "ends_at": "2026-03-02T16:00:00+08:00",
+        "capacity": 1, "mode": "online"}).get_json()["slot"]
+    assert book(client, login_worker(client, "li"), slot["id"], contact_phone="13912345678").status_code == 201
+    other = signed_in(app, client, role, city["root"])
+    for path in (f"{BASE}/", f"{BASE}/providers/{provider['id']}/day-sheet.xlsx?date=2026-03-02"):
+        resp = other.get(path)
+        assert resp.status_code == 403 and "13912345678" not in resp.get_data(as_text=True), path
+    assert "法律援助" not in other.text("/console/")

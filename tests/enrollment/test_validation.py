@@ -39,6 +39,25 @@ def test_invalid_id_numbers(number, fragment):
     assert problem is not None and fragment in problem
 
 
+@pytest.mark.parametrize("region", [
+    "990101",   # no province 99 in any edition
+    "321099",   # 扬州 has no county 99 in any edition: a real province is not enough
+    "110199",   # nor 北京 a county 99
+])
+def test_a_region_code_that_never_existed(region):
+    assert "地区码" in id_number_problem(with_check(f"{region}19900101123"), TODAY, 16)
+
+
+@pytest.mark.parametrize("number", [
+    with_check("32102719750101123"),  # 邗江县, until 2000: a Yangzhou county that no longer exists
+    with_check("11010319800101123"),  # 崇文区 of 北京, merged away in 2010
+    with_check("11011219850101123"),  # 通州区 since 1997, on the card of someone born in 1985
+    with_check("44190019900101123"),  # 东莞市: a city without counties, its city code is the region
+])
+def test_a_region_code_of_any_edition_is_accepted(number):
+    assert id_number_problem(number, TODAY, 16) is None
+
+
 def test_sixteenth_birthday_is_old_enough():
     assert id_number_problem(with_check("32100220100301123"), TODAY, 16) is None
     assert "16" in id_number_problem(with_check("32100220100302123"), TODAY, 16)
@@ -64,6 +83,7 @@ def test_every_bad_field_gets_its_own_chinese_message(client, app):
 ONE_BAD_FIELD = [
     ({"id_number": with_check("32100219990230123")}, "id_number", "出生日期"),
     ({"id_number": with_check("99010519491231002")}, "id_number", "地区码"),
+    ({"id_number": with_check("32109919900101123")}, "id_number", "地区码"),
     ({"id_number": make_id("20120101")}, "id_number", "16"),
     ({"gender": "female", "id_number": make_id(gender="male")}, "gender", "不符"),
     ({"gender": "male", "id_number": make_id(gender="female")}, "gender", "不符"),
@@ -105,6 +125,15 @@ def test_accepted_forms_normalise_what_people_type(client, app):
     assert body["occupation_other"] == "送水工"
     assert body["name"] == "欧阳 娜娜"
     assert body["consent_version"] and body["consented_at"].endswith("+08:00")
+
+
+def test_a_worker_from_a_county_since_abolished_can_join(client, app):
+    clock.freeze(clock.local(2026, 3, 1, 10))
+    org = make_org(app)
+    token = login_worker(client, "hanjiangxian")
+    resp = apply(client, token, org, id_number=with_check("32102719750101123"))  # 邗江县, until 2000
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["id_number"] == "321***********1232"
 
 
 def test_an_organization_that_does_not_take_that_occupation(client, app):

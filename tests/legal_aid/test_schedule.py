@@ -270,15 +270,16 @@ def test_staff_cancelling_a_slot_cancels_its_bookings_and_tells_each_worker(worl
 
 def test_every_staff_write_is_audit_logged(world, client, app):
     created = world.rule()
-    sid = world.slot(at(3, 10))
+    sid, later = world.slot(at(3, 10)), world.slot(at(5, 10))
     client.patch(f"/api/v1/admin/legal-aid/providers/{world.lawyer}", json={"phone": "0514-87111111"},
                  headers=bearer(world.staff))
     client.patch(f"/api/v1/admin/legal-aid/rules/{created['rule']['id']}", json={"capacity": 3},
                  headers=bearer(world.staff))
     booking = book(client, login_worker(client, "alice"), sid).get_json()
+    clock.freeze(at(3, 10, 30))  # a consultation is recorded once it has begun
     client.post(f"/api/v1/admin/legal-aid/bookings/{booking['id']}/complete", json={"outcome": "advised"},
                 headers=bearer(world.staff))
-    client.post(f"/api/v1/admin/legal-aid/slots/{sid}/cancel", json={"reason": "x"}, headers=bearer(world.staff))
+    client.post(f"/api/v1/admin/legal-aid/slots/{later}/cancel", json={"reason": "x"}, headers=bearer(world.staff))
     client.delete(f"/api/v1/admin/legal-aid/rules/{created['rule']['id']}", headers=bearer(world.staff))
     actions = {a for (a,) in query(app, select(AuditLog.action).where(AuditLog.actor_id.is_not(None)))}
     assert {"legal_aid.provider.create", "legal_aid.provider.update", "legal_aid.rule.create",

@@ -30,8 +30,19 @@ def test_complete_and_no_show(world, client):
 
     resp = client.post(f"/api/v1/admin/legal-aid/bookings/{a}/complete", json={"outcome": "won"}, headers=staff)
     assert resp.status_code == 422 and "outcome" in resp.get_json()["error"]["details"]["fields"]
+
+    # nothing is recorded before the consultation's start, not even a minute before
+    clock.freeze(at(3, 9, 59))
+    resp = client.post(f"/api/v1/admin/legal-aid/bookings/{a}/complete", json={"outcome": "advised"}, headers=staff)
+    assert resp.status_code == 409 and error_code(resp) == "consultation_not_started"
+    assert resp.get_json()["error"]["message"] == "咨询尚未开始，不能登记为已完成"
     resp = client.post(f"/api/v1/admin/legal-aid/bookings/{b}/no-show", headers=staff)
-    assert resp.status_code == 409 and error_code(resp) == "invalid_state"  # not begun yet
+    assert resp.status_code == 409 and error_code(resp) == "consultation_not_started"
+    assert resp.get_json()["error"]["message"] == "咨询尚未开始，不能登记为未到场"
+    resp = client.post(f"/api/v1/admin/legal-aid/bookings/{c}/no-show", headers=staff)
+    assert resp.status_code == 409 and error_code(resp) == "invalid_state"  # cancelled: the state says no first
+    assert {i["status"] for i in client.get("/api/v1/admin/legal-aid/bookings", headers=staff).get_json()["items"]} \
+        == {"booked", "cancelled"}
 
     clock.freeze(at(3, 10, 40))
     resp = client.post(f"/api/v1/admin/legal-aid/bookings/{a}/complete",
@@ -72,8 +83,10 @@ def test_notes_and_descriptions_are_for_legal_aid_staff_and_admins_of_the_organi
                              organization_id=world.district, address="广陵区文昌中路 1 号")
     sid = world.slot(at(3, 10), provider_id=station, location=None)
     bid = book(client, login_worker(client, "alice"), sid, description="工伤认定被拒").get_json()["id"]
-    client.post(f"/api/v1/admin/legal-aid/bookings/{bid}/complete", json={"outcome": "mediation", "notes": NOTES},
-                headers=bearer(world.staff))
+    clock.freeze(at(3, 11))
+    resp = client.post(f"/api/v1/admin/legal-aid/bookings/{bid}/complete",
+                       json={"outcome": "mediation", "notes": NOTES}, headers=bearer(world.staff))
+    assert resp.status_code == 200, resp.get_json()
     detail = f"/api/v1/admin/legal-aid/bookings/{bid}"
 
     # legal-aid staff of the district and admins of the district read everything
@@ -108,7 +121,7 @@ def test_notes_and_descriptions_are_for_legal_aid_staff_and_admins_of_the_organi
     assert resp.status_code == 403
 
 
-def test_day_sheet_opens_in_excel_with_chinese_headers_and_masked_phones(world, client):
+def test_day_sheet_opens_in_excel_with_chinese_headers_and_the_phones_to_call(world, client):
     alice, bob, carol = (login_worker(client, n) for n in ("alice", "bob", "carol"))
     bind_phone(client, bob, "13800138000")
     morning = world.slot(at(3, 10), capacity=3)
@@ -127,14 +140,15 @@ def test_day_sheet_opens_in_excel_with_chinese_headers_and_masked_phones(world, 
     wb = load_workbook(io.BytesIO(resp.data))
     ws = wb.worksheets[0]
     rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    assert rows[0][:9] == ["时段", "咨询方式", "地点", "时段状态", "预约编号", "咨询事项", "问题描述", "联系电话", "预约状态"]
+    assert rows[0][:10] == ["时段", "咨询方式", "地点", "时段状态", "预约编号", "咨询事项", "问题描述", "职工姓名",
+                            "联系电话", "预约状态"]
     body = rows[1:]
     assert len(body) == 3  # two bookings at 10:00 (the cancelled one left out), the empty 14:00 slot
-    assert body[0][0] == "10:00-11:00" and body[0][5] == "欠薪" and body[0][7] == "139****5678"
-    assert body[1][5] == "社会保险" and body[1][6] == "单位未缴社保" and body[1][7] == "138****8000"
-    assert body[2][0] == "14:00-15:00" and body[2][1] == "线上" and body[2][8] == "暂无预约"
-    flat = " ".join(str(c) for r in rows for c in r if c is not None)
-    assert "13912345678" not in flat and "13800138000" not in flat
+    # the lawyer calls: the booking's contact phone, else the phone bound in the mini-program, in full
+    assert body[0][0] == "10:00-11:00" and body[0][5] == "欠薪" and body[0][8] == "13912345678"
+    assert body[1][5] == "社会保险" and body[1][6] == "单位未缴社保" and body[1][8] == "13800138000"
+    assert body[0][7] is None and body[1][7] is None  # no name known for these workers
+    assert body[2][0] == "14:00-15:00" and body[2][1] == "线上" and body[2][9] == "暂无预约"
 
     resp = client.get(f"/api/v1/admin/legal-aid/providers/{world.lawyer}/day-sheet.xlsx",
                       headers=bearer(world.staff))
