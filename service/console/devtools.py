@@ -36,8 +36,8 @@ def _row(message: dict, kinds: dict[str, list[str]]) -> dict:
 def wechat_messages():
     """开发环境：模拟微信收到的订阅消息，最新在前"""
     kinds: dict[str, list[str]] = {}
-    for kind, template_id in (current_app.config["NOTIFY_TEMPLATES"] or {}).items():
-        kinds.setdefault(template_id, []).append(KIND_LABELS.get(kind, kind))
+    for kind, template in (current_app.config["NOTIFY_TEMPLATES"] or {}).items():
+        kinds.setdefault(template["template_id"], []).append(KIND_LABELS.get(kind, kind))
     received = fake.sent_messages(redis_store.client)
     rows = [_row(m, kinds) for m in reversed(received[-SHOWN:])]
     return render_template("console/dev/wechat_messages.html", rows=rows, total=len(received), shown=SHOWN,
