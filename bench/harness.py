@@ -36,7 +36,7 @@ class Stack:
         self.gunicorn: subprocess.Popen | None = None
 
     # -- lifecycle -------------------------------------------------------------
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         self.pg = PostgresServer(durable=True).start()
         self.database_url = self.pg.create_database("bench")
         self.redis_server = RedisServer().start(appendonly=False)
@@ -129,7 +129,7 @@ class CpuMeter:
     start during the run (new PostgreSQL backends) count from zero.
     """
 
-    def __init__(self, stack: "Stack"):
+    def __init__(self, stack: Stack):
         self.stack = stack
 
     def _groups(self) -> dict[str, list]:

@@ -49,9 +49,10 @@ def staff_token(stack: Stack, username: str, role: str) -> str:
 
 
 def root_org(stack: Stack) -> int:
+    from sqlalchemy import select
+
     from models import Organization, db
     from service.organizations.services import create_root_or_child
-    from sqlalchemy import select
 
     with stack.app.app_context():
         org = db.session.scalar(select(Organization).where(Organization.parent_id.is_(None)))
@@ -247,8 +248,9 @@ def scenario_booking(stack: Stack, fl: dict, args) -> None:
 
 
 def scenario_queue(stack: Stack, fl: dict, args) -> None:
-    from models import Organization, db
     from sqlalchemy import select
+
+    from models import Organization, db
 
     root_org(stack)
     with stack.app.app_context():

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Time,
-                        UniqueConstraint)
+from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db, unique_where

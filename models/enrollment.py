@@ -88,7 +88,7 @@ class EnrollmentApplication(db.Model):
 
     organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
     reviewer: Mapped[StaffUser | None] = relationship(lazy="select")
-    membership: Mapped["Membership | None"] = relationship(
+    membership: Mapped[Membership | None] = relationship(
         back_populates="application", uselist=False, lazy="select")
 
 

@@ -42,7 +42,7 @@ class StaffUser(db.Model):
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
-    roles: Mapped[list["StaffRole"]] = relationship(
+    roles: Mapped[list[StaffRole]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", lazy="selectin")
 
 

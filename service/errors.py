@@ -102,7 +102,8 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(messages, dict):
         for key, value in messages.items():
             key = str(key)
-            if not prefix and key in ("json", "query", "form", "files", "headers", "view_args", "json_or_form", "querystring"):
+            if not prefix and key in ("json", "query", "form", "files", "headers", "view_args", "json_or_form",
+                                      "querystring"):
                 sub = flatten_messages(value, "")
             else:
                 name = key if key != "_schema" else "_schema"

@@ -9,8 +9,6 @@ import hashlib
 from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from flask import current_app, has_app_context, request
 from flask_limiter import Limiter
 from flask_limiter.constants import ConfigVars
@@ -18,6 +16,8 @@ from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.utils import resolve_schema_instance
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from service.errors import ErrorEnvelopeSchema
 

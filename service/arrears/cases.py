@@ -47,16 +47,36 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from models import Organization, db
-from models.arrears import (CASE_MOVES, FINISHED_CASE_STATUSES, OPEN_CASE_STATUSES, ArrearsAlert, ArrearsCase,
-                            ArrearsEvidence, ArrearsReport)
+from models.arrears import (
+    CASE_MOVES,
+    FINISHED_CASE_STATUSES,
+    OPEN_CASE_STATUSES,
+    ArrearsAlert,
+    ArrearsCase,
+    ArrearsEvidence,
+    ArrearsReport,
+)
 from models.legal_aid import LegalAidBooking
 from service.arrears import evidence as photos
 from service.arrears.employers import employer_key
-from service.arrears.errors import (AlertNotFound, CaseContention, CaseNotFound, EvidenceNotFound, ReportNotFound,
-                                    ReportNotSubmitted, TransitionRefused)
+from service.arrears.errors import (
+    AlertNotFound,
+    CaseContention,
+    CaseNotFound,
+    EvidenceNotFound,
+    ReportNotFound,
+    ReportNotSubmitted,
+    TransitionRefused,
+)
 from service.arrears.reports import load_report
-from service.arrears.timeline import (CASE_STATUS_LABELS, DEFAULT_NOTES, REFERRAL_LABELS, record, tell_worker,
-                                      transactional)
+from service.arrears.timeline import (
+    CASE_STATUS_LABELS,
+    DEFAULT_NOTES,
+    REFERRAL_LABELS,
+    record,
+    tell_worker,
+    transactional,
+)
 from service.auth.permissions import Scope, subtree_ids
 from service.common import clock
 from service.common.audit import record as audit

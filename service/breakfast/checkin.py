@@ -52,8 +52,15 @@ from models import db
 from models.base import UTCDateTime
 from models.breakfast import BreakfastPoint, Checkin
 from service.breakfast import qr
-from service.breakfast.errors import (AlreadyCheckedIn, DailyQuotaReached, NotEligible, OutsideServingWindow,
-                                      PointInactive, QrInvalid, TooFarFromPoint)
+from service.breakfast.errors import (
+    AlreadyCheckedIn,
+    DailyQuotaReached,
+    NotEligible,
+    OutsideServingWindow,
+    PointInactive,
+    QrInvalid,
+    TooFarFromPoint,
+)
 from service.breakfast.points import window_text
 from service.common import clock
 from service.common.distance import haversine_m

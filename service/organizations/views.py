@@ -5,8 +5,12 @@ from flask import g
 from service.auth.permissions import require_staff
 from service.extensions import Blueprint
 from service.organizations import services
-from service.organizations.schemas import (OrganizationCreateSchema, OrganizationPatchSchema,
-                                           OrganizationSchema, OrganizationTreeSchema)
+from service.organizations.schemas import (
+    OrganizationCreateSchema,
+    OrganizationPatchSchema,
+    OrganizationSchema,
+    OrganizationTreeSchema,
+)
 
 blp = Blueprint("organizations", __name__, url_prefix="/api/v1", description="工会组织")
 

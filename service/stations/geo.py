@@ -50,7 +50,7 @@ import logging
 import math
 import threading
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 import redis
 from flask import current_app

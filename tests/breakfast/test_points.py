@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 from service.common import clock
-from tests.breakfast.helpers import (POINT, check_in, create_point, eligible_worker, quick_staff_token, scene_of,
-                                    setup_city)
+from tests.breakfast.helpers import (
+    POINT,
+    check_in,
+    create_point,
+    eligible_worker,
+    quick_staff_token,
+    scene_of,
+    setup_city,
+)
 from tests.helpers import bearer, error_code, make_org
 
 

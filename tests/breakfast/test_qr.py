@@ -5,8 +5,15 @@ import contextlib
 import re
 
 from service.common import clock
-from tests.breakfast.helpers import (PEAK, check_in, create_point, eligible_worker, quick_staff_token, scene_of,
-                                    setup_city)
+from tests.breakfast.helpers import (
+    PEAK,
+    check_in,
+    create_point,
+    eligible_worker,
+    quick_staff_token,
+    scene_of,
+    setup_city,
+)
 from tests.helpers import bearer, error_code, login_worker, make_org
 
 WECHAT_SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")

@@ -1,8 +1,8 @@
 """Signing in and out of the console, its cookie, CSRF and the lockout."""
 from __future__ import annotations
 
-from tests.console.conftest import PASSWORD, Browser, make_clerk, signed_in
 from tests.conftest import build_app
+from tests.console.conftest import PASSWORD, Browser, make_clerk, signed_in
 
 
 def test_login_shows_the_dashboard_and_logout_ends_the_server_session(app, client, city, redis_client):

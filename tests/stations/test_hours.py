@@ -8,7 +8,7 @@ import pytest
 from service.common.clock import SHANGHAI, local
 from service.stations.hours import HoursError, is_open, normalise, normalise_closure
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_a_range_past_midnight_keeps_the_station_open_into_the_next_morning():
