@@ -16,11 +16,12 @@ from service import cli, console, docs, errors, health, observability
 from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
-from service.common.logjson import JsonFormatter
 from service.common.http import add_cors_headers, add_security_headers, handle_preflight
+from service.common.logjson import JsonFormatter
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
+from service.imports import views as imports_views
 from service.legal_aid import views as legal_aid_views
 from service.notifications import commands as notifications_commands
 from service.organizations import views as organizations_views
@@ -28,6 +29,7 @@ from service.stations import commands as stations_commands
 from service.stations import views as stations_views
 from service.stats import views as stats_views
 from service.wechat_gateway import wechat_gateway
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -158,7 +160,7 @@ def register_blueprints(app: Flask) -> None:
     """Every blueprint, by name: the API's under ``/api/v1`` (documented in the
     OpenAPI document), then the probes, the docs' assets and the staff console."""
     for blp in (auth_views.blp, organizations_views.blp, enrollment_views.blp, legal_aid_views.blp,
-                stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp):
+                stations_views.blp, breakfast_views.blp, imports_views.blp, stats_views.blp, audit_views.blp):
         api.register_blueprint(blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(observability.blp)

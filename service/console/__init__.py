@@ -12,13 +12,13 @@ from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 
 from service import errors
-from service.console import account, breakfast, core, enrollment, home, legal_aid, reports, stations
+from service.console import account, breakfast, core, enrollment, home, imports, legal_aid, reports, stations
 from wechat.errors import WeChatError
 
 blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                 static_folder="static")
 
-for _section in (account, home, enrollment, stations, legal_aid, breakfast, reports):
+for _section in (account, home, enrollment, stations, legal_aid, breakfast, imports, reports):
     blp.register_blueprint(_section.bp)
 
 blp.before_request(core.check_csrf)

@@ -26,8 +26,7 @@ import secrets
 from urllib.parse import urlsplit
 
 import marshmallow as ma
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from service.auth import permissions, sessions
@@ -49,6 +48,7 @@ MENU = (
     ("console.stations.index", "驿站管理", ("station_manager",)),
     ("console.legal_aid.bookings", "法律援助", ("legal_aid_staff",)),
     ("console.breakfast.points", "爱心早餐", ("breakfast_manager",)),
+    ("console.imports.index", "导入记录", ("station_manager", "breakfast_manager")),
     ("console.reports.annual", "年度统计", ("admin",)),
     ("console.reports.audit_log", "操作日志", ("admin",)),
 )
@@ -65,6 +65,7 @@ FIELD_LABELS = {
     "month": "月份", "year": "年份", "date": "日期", "status": "状态", "occupation": "职业", "q": "关键词",
     "submitted_from": "提交日期起", "submitted_to": "提交日期止", "date_from": "日期起", "date_to": "日期止",
     "topic": "咨询事项", "point_id": "早餐点", "page": "页码", "per_page": "每页条数",
+    "confirm_outside_area": "确认位置",
 }
 
 

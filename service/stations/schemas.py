@@ -14,8 +14,7 @@ from marshmallow import ValidationError, fields, post_dump, post_load, pre_load,
 
 from models.station import AMENITIES, REPORT_KINDS, REPORT_STATUSES
 from service.common import clock
-from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
-                                    page_schema)
+from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
 from service.stations import hours
 from service.stations.geo import GEO_LAT_MAX
 
@@ -31,8 +30,10 @@ REPORT_KIND_LABELS = {"closed": "驿站未开放", "wrong_location": "位置不�
 
 _IMPORT_ORGANIZATION_DOC = "导入的驿站所属工会组织；不填则为本人所在组织（仅一个时）"
 _AMENITIES_DOC = "设施代码：" + "、".join(f"{k}（{v}）" for k, v in AMENITY_LABELS.items())
-_HOURS_DOC = ("开放时间：\"24h\"，或按星期的时间段对象 {mon: [\"08:00-12:00\", \"14:00-18:00\"], …, sun: []}；"
+_HOURS_DOC = ("开放时间：\"24h\"；或每天相同的时间段，多个用逗号、顿号或分号分隔（\"08:00-11:30, 13:30-21:00\"）；"
+              "或按星期的时间段对象 {mon: [\"08:00-12:00\", \"14:00-18:00\"], …, sun: []}；"
               "缺少或为空的日子不开放；时间段可跨午夜（\"22:00-06:00\"，开放至次日 06:00）")
+_CONFIRM_DOC = "true：确认坐标无误，即使不在所属工会的服务区域内或不在中国境内（否则 422 outside_service_area）"
 
 
 def unknown_amenities(codes) -> list[str]:
@@ -51,7 +52,7 @@ class OpeningHoursField(fields.Field):
         kwargs.setdefault("metadata", {})
         kwargs["metadata"].setdefault("description", _HOURS_DOC)
         kwargs["metadata"].setdefault("oneOf", [
-            {"type": "string", "enum": ["24h"]},
+            {"type": "string", "example": "08:00-11:30, 13:30-21:00"},
             {"type": "object", "properties": {d: {"type": "array", "items": {"type": "string",
                                                                             "example": "08:00-20:00"}}
                                               for d in hours.DAYS}},
@@ -130,6 +131,7 @@ class _StationBody(BodySchema):
     photos = _photos()
     organization_id = fields.Integer(allow_none=True, validate=ID_RANGE,
                                      metadata={"description": "所属工会组织；不填则为本人所在组织（仅一个时）"})
+    confirm_outside_area = fields.Boolean(metadata={"description": _CONFIRM_DOC})
 
     @pre_load
     def _strip(self, data, **kwargs):
@@ -178,7 +180,8 @@ class NearbyArgs(QuerySchema):
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180, error="经度应在 -180 到 180 之间"),
                        metadata={"description": "当前位置经度（GCJ-02）"})
     radius_m = fields.Integer(load_default=3000, validate=validate.Range(
-        min=1, max=50000, error="搜索半径应在 1 到 50000 米之间"), metadata={"description": "搜索半径（米），最大 50 公里"})
+        min=1, max=50000, error="搜索半径应在 1 到 50000 米之间"),
+        metadata={"description": "搜索半径（米），最大 50 公里"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50, error="数量应在 1 到 50 之间"))
     amenities = fields.String(load_default="", metadata={"description": "需要的设施，逗号分隔，如 water,charging；" +
                                                            _AMENITIES_DOC})
@@ -308,14 +311,14 @@ class StationSyncPageSchema(OutSchema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
-    next_cursor = fields.String(allow_none=True, required=True,
-                                metadata={"description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
+    next_cursor = fields.String(allow_none=True, required=True, metadata={
+        "description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
     server_time = LocalDateTime(required=True, metadata={"description": "服务器当前时间，可作为下次同步的起点"})
 
 
 class ReportCreateSchema(BodySchema):
-    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS),
-                         metadata={"description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS), metadata={
+        "description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
     comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
 
 
@@ -366,18 +369,7 @@ class ImportFileSchema(ma.Schema):
     file = Upload(required=True, metadata={"description": (
         "xlsx 或 csv（UTF-8/GBK）；表头（中英文均可）：编码 code、名称 name、地址 address、纬度 lat、经度 lng、"
         "开放时间 opening_hours，可选 电话 phone、设施 amenities（代码或中文名，用 , 、 ， | 分隔）；"
-        "开放时间可写 24h、一个 HH:MM-HH:MM（每天相同）或按星期的 JSON 对象")})
+        "开放时间可写 24h、每天相同的时间段（多个用逗号、顿号或分号分隔，如 08:00-11:30, 13:30-21:00）"
+        "或按星期的 JSON 对象；表头之上的标题行会被跳过")})
     organization_id = fields.Integer(allow_none=True, validate=ID_RANGE,
                                      metadata={"description": _IMPORT_ORGANIZATION_DOC})
-
-
-class RowMessageSchema(OutSchema):
-    row = fields.Integer(required=True)
-    message = fields.String(required=True)
-
-
-class ImportResultSchema(OutSchema):
-    created = fields.Integer(required=True)
-    updated = fields.Integer(required=True)
-    errors = fields.List(fields.Nested(RowMessageSchema), required=True)
-    warnings = fields.List(fields.Nested(RowMessageSchema), required=True)
