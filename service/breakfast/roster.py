@@ -276,7 +276,7 @@ def undo_import(scope, entry: Import, now: dt.datetime) -> records.UndoOutcome:
         restore: list[dict] = []
         for item in batch:
             row = current.get(item.record_id)
-            if row is None:
+            if row is None or (item.action == "updated" and item.before is None):
                 outcome.skip(item.row, "名册记录已被删除")
             elif row.updated_at != entry.created_at or (item.action == "created" and row.worker_id is not None):
                 outcome.skip(item.row, "名册记录在导入后又有变动（如职工已认证、已停用）")

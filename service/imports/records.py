@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 
 from models import db
 from models.imports import Import, ImportItem
@@ -44,12 +44,14 @@ def record(kind: str, organization_id: int | None, filename: str | None, stamp: 
     return entry.id
 
 
-def item_batches(import_id: int, size: int = BATCH) -> Iterator[list[ImportItem]]:
-    """The import's items in id order, ``size`` at a time (keyset paging)."""
+def item_batches(import_id: int, size: int = BATCH) -> Iterator[list[Row]]:
+    """The import's items (rows ``id, row, record_id, action, before``) in id order, ``size`` at a
+    time (keyset paging; plain rows, so that 100,000 items do not fill the session)."""
     last = 0
+    columns = (ImportItem.id, ImportItem.row, ImportItem.record_id, ImportItem.action, ImportItem.before)
     while True:
-        batch = list(db.session.scalars(select(ImportItem).where(ImportItem.import_id == import_id,
-                                                                 ImportItem.id > last)
+        batch = list(db.session.execute(select(*columns).where(ImportItem.import_id == import_id,
+                                                               ImportItem.id > last)
                                         .order_by(ImportItem.id).limit(size)))
         if not batch:
             return
