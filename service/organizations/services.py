@@ -183,11 +183,11 @@ def service_area_for(org_id: int | None) -> ServiceArea | None:
 
 
 def _distance_text(metres: float) -> str:
-    """1,234 公里 / 8.5 公里 / 800 米: a distance as a clerk reads it."""
+    """1,234 公里 / 8.5 公里 / 5 公里 / 800 米: a distance as a clerk reads it."""
     if metres < 1000:
         return f"{round(metres):,} 米"
     if metres < 10000:
-        return f"{metres / 1000:.1f} 公里"
+        return f"{metres / 1000:.1f}".removesuffix(".0") + " 公里"
     return f"{round(metres / 1000):,} 公里"
 
 
