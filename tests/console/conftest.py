@@ -2,6 +2,7 @@
 staff accounts with cheap password hashes, and the demo city's organizations."""
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -192,3 +193,22 @@ def page(request, chromium, live):
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
         tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
+
+
+_PREVIEW_TOKEN = re.compile(r'name="token" value="([^"]+)"')
+
+
+def preview_token(html: str) -> str | None:
+    """The token of an import's preview page (None when it offers nothing to confirm)."""
+    found = _PREVIEW_TOKEN.search(html)
+    return found.group(1) if found else None
+
+
+def upload_and_confirm(clerk: Browser, path: str, content: bytes, filename: str, **form):
+    """An import page as a clerk uses it: upload (the preview), then confirm; → the last response
+    (the preview's when it was refused or offered nothing to confirm)."""
+    resp = clerk.post(path, {"file": (io.BytesIO(content), filename), **form}, content_type="multipart/form-data")
+    token = preview_token(resp.get_data(as_text=True)) if resp.status_code == 200 else None
+    if token is None:
+        return resp
+    return clerk.post(path.rstrip("/") + "/confirm", {"token": token})

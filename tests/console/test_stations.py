@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.console.conftest import api_token, flashes, signed_in
+from tests.console.conftest import api_token, flashes, signed_in, upload_and_confirm
 from tests.helpers import bearer, login_worker
 from tests.stations.support import create as api_create
 
@@ -77,9 +77,8 @@ def test_search_and_a_station_outside_the_scope(app, client, city, manager):
 def test_import_shows_the_result_of_every_row(app, client, city, manager):
     content = ("编码,名称,地址,纬度,经度,开放时间,设施\n"
                "YZ-I-1,一号驿站,扬州市一号路,32.39,119.41,24h,饮水、充电\n"
-               "YZ-I-2,二号驿站,扬州市二号路,不是数字,119.41,24h,饮水\n").encode("utf-8")
-    resp = manager.post("/console/stations/import", {"file": (io.BytesIO(content), "stations.csv")},
-                        content_type="multipart/form-data")
+               "YZ-I-2,二号驿站,扬州市二号路,不是数字,119.41,24h,饮水\n").encode()
+    resp = upload_and_confirm(manager, "/console/stations/import", content, "stations.csv")
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
     assert '<strong class="num-created">1</strong>' in page
