@@ -65,7 +65,6 @@ FIELD_LABELS = {
     "month": "月份", "year": "年份", "date": "日期", "status": "状态", "occupation": "职业", "q": "关键词",
     "submitted_from": "提交日期起", "submitted_to": "提交日期止", "date_from": "日期起", "date_to": "日期止",
     "topic": "咨询事项", "point_id": "早餐点", "page": "页码", "per_page": "每页条数",
-    "confirm_outside_area": "确认位置",
 }
 
 

@@ -42,9 +42,9 @@ ALWAYS = "24h"
 MAX_RANGES_PER_DAY = 6
 _ALWAYS_WORDS = {"24h", "24小时", "24 小时", "全天", "全天开放", "24小时开放", "00:00-24:00", "0:00-24:00"}
 # One range, after NFKC (full-width digits, colons, tildes and hyphens are plain by then).
-_RANGE_RE = re.compile(
-    r"^(\d{1,2})\s*:\s*(\d{2})\s*(?:[-‐‑–—―−~〜]{1,2}|至|到)\s*(次日|翌日)?\s*(\d{1,2})\s*:\s*(\d{2})$")
-_ONE_RANGE = re.compile(_RANGE_RE.pattern[1:-1])
+_RANGE = r"(\d{1,2})\s*:\s*(\d{2})\s*(?:[-‐‑–—―−~〜]{1,2}|至|到)\s*(次日|翌日)?\s*(\d{1,2})\s*:\s*(\d{2})"
+_RANGE_RE = re.compile(f"^{_RANGE}$")
+_ONE_RANGE = re.compile(_RANGE)
 _PIECES = re.compile(r"[,;、]")
 
 

@@ -5,7 +5,7 @@ reported with their row number and a Chinese message and the good rows land.
 A row is refused when its place lies outside China or outside the service
 area of the station's organization (no confirmation in a spreadsheet).  A dry
 run stops there: what would be created, updated and refused, nothing written.
-Writes go in batches (executemany INSERT, then the new ids by code / bulk UPDATE by primary key),
+Writes go in batches (executemany INSERT, then the new ids in one query / bulk UPDATE by primary key),
 each batch in a savepoint: if a batch hits the database's unique index (a
 station created meanwhile), that batch is retried row by row so that only the
 clashing row fails.  The import is recorded with the ids it created and the
@@ -441,7 +441,8 @@ def template_sheets() -> dict:
 
 
 def template_lists() -> dict:
-    """Drop-down lists of the template: amenities (one picked; several typed, so others are allowed)."""
+    """Drop-down suggestions of the template: the amenities and common opening hours.  Anything else may
+    still be typed (several amenities in one cell, other hours)."""
     return {"驿站": {"设施": list(AMENITY_LABELS.values()), "开放时间": ["24h", "08:00-20:00"]}}
 
 

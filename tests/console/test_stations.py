@@ -106,3 +106,19 @@ def test_workers_reports_are_resolved_from_the_console(app, client, city, manage
     assert "反馈已标记为已处理" in flashes(manager.text(resp.headers["Location"]))
     assert "饮水机坏了" not in manager.text("/console/stations/reports")
     assert "已更换饮水机" in manager.text("/console/stations/reports?status=all")
+
+
+def test_the_form_reads_hours_with_the_imports_grammar(app, client, city, manager):
+    typed = dict(NEW, hours_mode="weekly", hours_mon="8:00～11:30，13:30至21:00", hours_sat="22:00-次日06:00")
+    resp = manager.post("/console/stations/new", typed)
+    assert resp.status_code == 302, flashes(resp.get_data(as_text=True))
+    public = client.get(f"/api/v1/stations/{station_id(app, 'YZ-GL-001')}").get_json()
+    assert public["opening_hours"]["mon"] == ["08:00-11:30", "13:30-21:00"]
+    assert public["opening_hours"]["sat"] == ["22:00-06:00"] and public["opening_hours"]["tue"] == []
+    resp = manager.post("/console/stations/new", dict(NEW, code="YZ-GL-002", hours_daily="8点-20点"))
+    assert resp.status_code == 422 and "时间段“8点-20点”格式不正确" in resp.get_data(as_text=True)
+    api = api_token(app, "station_manager", city["district"])
+    created = client.post("/api/v1/admin/stations", headers=bearer(api), json={
+        "code": "YZ-API", "name": "接口驿站", "address": "扬州", "lat": 32.39, "lng": 119.41,
+        "opening_hours": "07:00-11:30、13:30-21:00"})
+    assert created.status_code == 201 and created.get_json()["opening_hours"]["sun"] == ["07:00-11:30", "13:30-21:00"]
