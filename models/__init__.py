@@ -2,6 +2,7 @@
 import models.arrears  # noqa: F401,E402
 import models.breakfast  # noqa: F401,E402
 import models.enrollment  # noqa: F401,E402
+import models.imports  # noqa: F401,E402
 import models.legal_aid  # noqa: F401,E402
 import models.station  # noqa: F401,E402
 from models.audit import AuditLog  # noqa: F401

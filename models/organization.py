@@ -13,6 +13,8 @@ class Organization(db.Model):
 
     ``path`` is the materialised path of ids (``/1/4/9/``) so that a subtree
     is one ``LIKE '/1/4/%'`` and scoping never walks the tree in Python.
+    ``service_area`` applies to its subtree, down to the next organization
+    that has one of its own.
     """
 
     __tablename__ = "organizations"
@@ -24,5 +26,7 @@ class Organization(db.Model):
     region: Mapped[str | None] = mapped_column(String(100))
     occupations: Mapped[list] = mapped_column(JSONType, default=list)
     accepts_members: Mapped[bool] = mapped_column(default=True)
+    # {lat, lng, radius_m}: where its stations and breakfast points may lie (GCJ-02, metres); NULL: anywhere
+    service_area: Mapped[dict | None] = mapped_column(JSONType)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

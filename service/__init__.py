@@ -23,6 +23,7 @@ from service.common.logjson import JsonFormatter
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
+from service.imports import views as imports_views
 from service.legal_aid import views as legal_aid_views
 from service.notifications import commands as notifications_commands
 from service.notifications import views as notifications_views
@@ -172,7 +173,7 @@ def register_blueprints(app: Flask) -> None:
     (with, in development only, its page of what the fake WeChat received)."""
     for blp in (auth_views.blp, organizations_views.blp, enrollment_views.blp, legal_aid_views.blp,
                 stations_views.blp, breakfast_views.blp, stats_views.blp, audit_views.blp, arrears_views.blp,
-                notifications_views.blp):
+                notifications_views.blp, imports_views.blp):
         api.register_blueprint(blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(observability.blp)

@@ -14,6 +14,7 @@ from service.auth.services import worker_phone
 from service.breakfast import roster as breakfast
 from service.common import clock, pii
 from service.enrollment import personal_data as enrollment
+from service.imports import services as imports
 from service.legal_aid import booking as legal_aid
 from service.notifications import outbox
 from service.stations import services as stations
@@ -37,6 +38,7 @@ PERSONAL_DATA = {
 # the caller's transaction (``DELETE /me``).
 ERASERS = (
     enrollment.erase_personal_data,
+    imports.erase_personal_data,  # before the roster's own: it finds the worker's entry by its link
     breakfast.erase_personal_data,
     legal_aid.erase_personal_data,
     stations.erase_personal_data,

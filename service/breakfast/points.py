@@ -18,7 +18,7 @@ from service.common import clock
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import NotFound, ValidationFailed
-from service.organizations.services import owning_organization
+from service.organizations.services import check_location, owning_organization
 from service.wechat_gateway import wechat_gateway
 
 NOUN = "早餐点"
@@ -48,10 +48,13 @@ def list_points(scope, args: dict) -> dict:
 
 def create_point(scope, data: dict) -> BreakfastPoint:
     """A new breakfast point in an organization the caller reaches (422 otherwise);
-    without ``organization_id`` (or with null) the caller's single top organization."""
+    without ``organization_id`` (or with null) the caller's single top organization.
+    422 ``outside_service_area`` outside China or the organization's service area,
+    unless ``confirm_outside_area``."""
     now = clock.now()
     given = {} if data.get("organization_id") is None else {"organization_id": data["organization_id"]}
     org_id = owning_organization(scope, given, noun=NOUN)
+    check_location(org_id, data["lat"], data["lng"], data.get("confirm_outside_area", False))
     point = BreakfastPoint(
         organization_id=org_id, name=data["name"].strip(), address=data["address"].strip(),
         lat=data["lat"], lng=data["lng"], serving_start=data["serving_start"], serving_end=data["serving_end"],
@@ -67,11 +70,16 @@ def create_point(scope, data: dict) -> BreakfastPoint:
 
 def update_point(scope, point_id: int, data: dict) -> BreakfastPoint:
     """Change a point.  The window must stay ordered (422); a new organization must be
-    in the caller's scope (422); a new quota applies to today's counter at once, never
-    below what was already served today."""
+    in the caller's scope (422); a new place (coordinates or organization) must lie in
+    its service area (422 ``outside_service_area``, unless ``confirm_outside_area``); a
+    new quota applies to today's counter at once, never below what was already served today."""
     point = get_point(scope, point_id)
+    confirmed = data.pop("confirm_outside_area", False)
     if "organization_id" in data and data["organization_id"] != point.organization_id:
         data["organization_id"] = owning_organization(scope, data, noun=NOUN)
+    if any(key in data and data[key] != getattr(point, key) for key in ("lat", "lng", "organization_id")):
+        check_location(data.get("organization_id", point.organization_id), data.get("lat", point.lat),
+                       data.get("lng", point.lng), confirmed)
     start = data.get("serving_start", point.serving_start)
     end = data.get("serving_end", point.serving_end)
     if end <= start:

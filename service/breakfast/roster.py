@@ -14,14 +14,15 @@ Also the feature's worker-wide hooks (``GET /me``, ``GET /me/data``,
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import db
 from models.breakfast import BreakfastPoint, Checkin, RosterEntry
+from models.imports import Import
 from service.auth.services import WORKER_PHONE_CONTEXT
 from service.breakfast.errors import NotOnRoster, PhoneRequired, RosterEntryTaken
 from service.common import clock, pii
@@ -31,6 +32,7 @@ from service.common.excel import read_table
 from service.common.pagination import paginate
 from service.common.validators import id_number_problem, is_mainland_mobile, normalise_id_number
 from service.errors import NotFound
+from service.imports import records
 from service.organizations.services import owning_organization
 
 IMPORT_CHUNK = 500
@@ -111,43 +113,44 @@ def prepare_roster_row(values: dict, today: dt.date) -> tuple[str | None, Prepar
     }, pii.blind_indexes(phone, "phone"), pii.blind_indexes(id_number, "id_number") if id_number else [])
 
 
-class _RowRefused(Exception):
-    pass
-
-
 # Said of a row whose phone or ID number is held by an entry outside the caller's
 # organizations: the clerk learns only that the row cannot be imported, never
 # that (or where) the person is on another roster.
 ROW_UNAVAILABLE = "此行无法导入：手机号或身份证号不可用，如有疑问请联系上级工会"
 
 
-def _apply_row(scope, org_id: int, row: PreparedRow, entry: RosterEntry | None, id_entry: RosterEntry | None,
-               now: dt.datetime) -> str:
-    """Create or update one entry; returns "created" / "updated", or raises _RowRefused.
-
-    ``entry`` holds the row's phone; ``id_entry`` is the active entry holding its ID number."""
-    rec = row.fields
+def _refusal(scope, entry: RosterEntry | None, id_entry: RosterEntry | None) -> str | None:
+    """Why a valid row may not be written: another organization's entry (said without saying
+    where), or an ID number held under another phone."""
     if entry is not None and not scope.allows(entry.organization_id):
-        raise _RowRefused(ROW_UNAVAILABLE)
+        return ROW_UNAVAILABLE
     if id_entry is not None and id_entry is not entry:
         if not scope.allows(id_entry.organization_id):
-            raise _RowRefused(ROW_UNAVAILABLE)
-        raise _RowRefused("该身份证号已以其他手机号登记在名册中，请先停用原记录")
+            return ROW_UNAVAILABLE
+        return "该身份证号已以其他手机号登记在名册中，请先停用原记录"
+    return None
+
+
+def _apply_row(org_id: int, row: PreparedRow, entry: RosterEntry | None,
+               now: dt.datetime) -> tuple[RosterEntry, dict | None]:
+    """Create or update one entry → (entry, None) when created, else (entry, the previous
+    value of each field the update changed).  An entry whose phone is indexed under an
+    older key gets it again under the current one."""
+    rec = row.fields
     if entry is None:
-        db.session.add(RosterEntry(organization_id=org_id, active=True, created_at=now, updated_at=now, **rec))
-        return "created"
-    entry.organization_id = org_id
-    entry.name = rec["name"]
-    entry.employer = rec["employer"]
-    entry.phone_enc = rec["phone_enc"]
-    entry.phone_hash = rec["phone_hash"]
-    if rec["id_number_hash"]:
-        entry.id_number_enc = rec["id_number_enc"]
-        entry.id_number_hash = rec["id_number_hash"]
-        entry.id_number_masked = rec["id_number_masked"]
-    entry.active = True
+        entry = RosterEntry(organization_id=org_id, active=True, created_at=now, updated_at=now, **rec)
+        db.session.add(entry)
+        return entry, None
+    new = {"organization_id": org_id, "name": rec["name"], "employer": rec["employer"], "active": True}
+    if rec["phone_hash"] != entry.phone_hash:
+        new.update({key: rec[key] for key in ("phone_enc", "phone_hash")})
+    if rec["id_number_hash"] and rec["id_number_hash"] != entry.id_number_hash:
+        new.update({key: rec[key] for key in ("id_number_enc", "id_number_hash", "id_number_masked")})
+    before = {key: getattr(entry, key) for key, value in new.items() if getattr(entry, key) != value}
+    for key, value in new.items():
+        setattr(entry, key, value)
     entry.updated_at = now
-    return "updated"
+    return entry, before
 
 
 def _lookups(rows: list[PreparedRow]) -> tuple[dict[int, RosterEntry], dict[int, RosterEntry]]:
@@ -167,22 +170,64 @@ def _lookups(rows: list[PreparedRow]) -> tuple[dict[int, RosterEntry], dict[int,
     return holders, id_holders
 
 
-def import_roster_rows(scope, org_id: int, rows) -> dict:
-    """Upsert rows ``(row_number, {name, phone, employer, id_number?})`` by phone.
+def _row_answer(row_no: int, action: str, rec: dict) -> dict:
+    return {"row": row_no, "action": action, "key": rec["phone_masked"], "name": rec["name"]}
+
+
+@dataclass
+class _Written:
+    created: list[tuple[int, int]] = field(default_factory=list)  # (row, entry id)
+    updated: list[tuple[int, int, dict]] = field(default_factory=list)  # (row, entry id, previous values)
+    answers: list[dict] = field(default_factory=list)
+
+
+def _write_chunk(org_id: int, planned: list[tuple[int, PreparedRow, RosterEntry | None]], scope, now: dt.datetime,
+                 written: _Written, errors: list[dict]) -> None:
+    """Write one chunk in a savepoint; when it hits a unique index (the same phone imported
+    at the same moment elsewhere) replay it row by row, each looked up again in its own savepoint."""
+    done: list[tuple[int, PreparedRow, RosterEntry, dict | None]] = []
+    try:
+        with db.session.begin_nested():
+            done = [(row_no, row, *_apply_row(org_id, row, entry, now)) for row_no, row, entry in planned]
+            db.session.flush()
+    except IntegrityError:
+        done = []
+        for row_no, row, _ in planned:
+            try:
+                with db.session.begin_nested():
+                    holders, id_holders = _lookups([row])
+                    entry = holders.get(0)
+                    problem = _refusal(scope, entry, id_holders.get(0))
+                    if problem is not None:
+                        errors.append({"row": row_no, "message": problem})
+                        continue
+                    done.append((row_no, row, *_apply_row(org_id, row, entry, now)))
+                    db.session.flush()
+            except IntegrityError:
+                errors.append({"row": row_no, "message": "该手机号正被同时导入，请稍后重试此行"})
+    for row_no, row, entry, before in done:
+        if before is None:
+            written.created.append((row_no, entry.id))
+            written.answers.append(_row_answer(row_no, "created", row.fields))
+        else:
+            written.updated.append((row_no, entry.id, before))
+            written.answers.append(_row_answer(row_no, "updated", row.fields))
+
+
+def import_roster_rows(scope, org_id: int, rows, now: dt.datetime, *, dry_run: bool = False) -> tuple[dict, _Written]:
+    """Upsert rows ``(row_number, {name, phone, employer, id_number?})`` by phone →
+    (``{created, updated, errors, rows}``, what was written).
 
     A bad row is reported in ``errors`` and never stops the good ones: rows
-    are validated first, then applied in chunks of 500 with two look-up
-    queries per chunk; a chunk that hits a unique index (a concurrent import
-    of the same phone) is replayed row by row, each in a savepoint.  An entry
-    of another organization outside the caller's scope is never touched, and
-    its row is refused without saying why.  Importing an entry again
-    reactivates it.  Does not commit.
+    are validated first, then looked up and written in chunks of 500 (two
+    look-up queries per chunk).  An entry of another organization outside
+    the caller's scope is never touched.  Importing an entry again
+    reactivates it.  ``dry_run``: the same answer, nothing written.  Does not commit.
     """
-    created = updated = 0
     errors: list[dict] = []
+    written = _Written()
     seen_phone: dict[str, int] = {}
     seen_id: dict[str, int] = {}
-    now = clock.now()
     day = clock.today_local()
     rows = iter(rows)
     while True:
@@ -205,53 +250,98 @@ def import_roster_rows(scope, org_id: int, rows) -> dict:
                 seen_id[rec["id_number_hash"]] = row_no
             prepared.append((row_no, row))
         holders, id_holders = _lookups([row for _, row in prepared])
-        outcome: list[tuple[int, str]] = []
-        try:
-            with db.session.begin_nested():
-                for i, (row_no, row) in enumerate(prepared):
-                    try:
-                        outcome.append((row_no, _apply_row(scope, org_id, row, holders.get(i), id_holders.get(i),
-                                                           now)))
-                    except _RowRefused as refused:
-                        outcome.append((row_no, "error:" + str(refused)))
-                db.session.flush()
-        except IntegrityError:
-            outcome = []
-            for row_no, row in prepared:
-                try:
-                    with db.session.begin_nested():
-                        holders, id_holders = _lookups([row])
-                        outcome.append((row_no, _apply_row(scope, org_id, row, holders.get(0), id_holders.get(0),
-                                                           now)))
-                        db.session.flush()
-                except _RowRefused as refused:
-                    outcome.append((row_no, "error:" + str(refused)))
-                except IntegrityError:
-                    outcome.append((row_no, "error:该手机号正被同时导入，请稍后重试此行"))
-        for row_no, result in outcome:
-            if result == "created":
-                created += 1
-            elif result == "updated":
-                updated += 1
+        planned = []
+        for i, (row_no, row) in enumerate(prepared):
+            entry = holders.get(i)
+            problem = _refusal(scope, entry, id_holders.get(i))
+            if problem is not None:
+                errors.append({"row": row_no, "message": problem})
+            elif dry_run:
+                written.answers.append(_row_answer(row_no, "created" if entry is None else "updated", row.fields))
             else:
-                errors.append({"row": row_no, "message": result[len("error:"):]})
+                planned.append((row_no, row, entry))
+        if planned:
+            _write_chunk(org_id, planned, scope, now, written, errors)
     errors.sort(key=lambda e: e["row"])
-    return {"created": created, "updated": updated, "errors": errors}
+    answers = sorted(written.answers, key=lambda a: a["row"])
+    created = sum(1 for a in answers if a["action"] == "created")
+    return {"created": created, "updated": len(answers) - created, "errors": errors, "rows": answers}, written
 
 
-def import_roster(scope, storage, organization_id: int | None) -> dict:
+def import_roster(scope, storage, organization_id: int | None, *, dry_run: bool = False) -> dict:
     """Import an uploaded ``.xlsx``/``.csv`` (UTF-8 or GBK) roster into ``organization_id``
     (or the caller's single top organization); 422 when the file is unreadable or
-    lacks a required column, per-row errors otherwise."""
+    lacks a required column, per-row errors otherwise.  A real import is recorded
+    (``service/imports/records.py``) so that it can be undone; ``dry_run`` writes nothing."""
     given = {} if organization_id is None else {"organization_id": organization_id}
     org_id = owning_organization(scope, given, noun="早餐名册")
     _, rows = read_table(storage, ROSTER_ALIASES, ROSTER_REQUIRED)
-    result = import_roster_rows(scope, org_id, rows)
+    now = clock.now()
+    result, written = import_roster_rows(scope, org_id, rows, now, dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+        return {"dry_run": True, "import_id": None, **result}
+    filename = (getattr(storage, "filename", None) or "")[:100]
+    import_id = records.record("roster", org_id, filename, now, refused=len(result["errors"]),
+                               created=written.created, updated=written.updated)
     audit("breakfast.roster.import", "organization", org_id, organization_id=org_id,
-          details={"created": result["created"], "updated": result["updated"], "errors": len(result["errors"]),
-                   "file": (getattr(storage, "filename", None) or "")[:100]})
+          details={"import_id": import_id, "created": result["created"], "updated": result["updated"],
+                   "errors": len(result["errors"]), "file": filename})
     db.session.commit()
-    return result
+    return {"dry_run": False, "import_id": import_id, **result}
+
+
+def undo_import(scope, entry: Import, now: dt.datetime) -> records.UndoOutcome:
+    """Take back a roster import, batch by batch, in the caller's transaction: the entries it
+    created are deleted, those it updated get their previous values back.  An entry changed
+    since (claimed by a worker, suspended, erased, imported again: its ``updated_at`` is no
+    longer the import's), deleted meanwhile, or outside ``scope`` (now or once restored)
+    is left as it is and reported."""
+    outcome = records.UndoOutcome()
+    for batch in records.item_batches(entry.id):
+        stmt = select(RosterEntry.id, RosterEntry.organization_id, RosterEntry.updated_at, RosterEntry.worker_id) \
+            .where(RosterEntry.id.in_([item.record_id for item in batch]))
+        current = {row.id: row for row in db.session.execute(stmt.with_for_update())}
+        remove: list[int] = []
+        restore: list[dict] = []
+        for item in batch:
+            row = current.get(item.record_id)
+            if row is None or (item.action == "updated" and item.before is None):
+                outcome.skip(item.row, "名册记录已被删除")
+            elif row.updated_at != entry.created_at or (item.action == "created" and row.worker_id is not None):
+                outcome.skip(item.row, "名册记录在导入后又有变动（如职工已认证、已停用）")
+            elif not scope.allows(row.organization_id) or not scope.allows(
+                    (item.before or {}).get("organization_id", row.organization_id)):
+                outcome.skip(item.row, "名册记录不在您的管辖范围内")
+            elif item.action == "created":
+                remove.append(row.id)
+            else:
+                restore.append({"id": row.id, **(item.before or {}), "updated_at": now})
+        if remove:
+            db.session.execute(delete(RosterEntry).where(RosterEntry.id.in_(remove))
+                               .execution_options(synchronize_session=False))
+        for fields in sorted({tuple(sorted(r)) for r in restore}):
+            db.session.execute(update(RosterEntry), [r for r in restore if tuple(sorted(r)) == fields])
+        outcome.removed += len(remove)
+        outcome.restored += len(restore)
+    return outcome
+
+
+# --- the template ----------------------------------------------------------------
+
+TEMPLATE_HEADERS = ["姓名", "手机号", "单位", "身份证号"]
+TEMPLATE_EXAMPLE = ["张三（示例）", "13800000000", "扬州市环境卫生管理处", ""]
+
+
+def template_sheets() -> dict:
+    """The blank roster template: Chinese headers and one example row, then how to fill each column."""
+    notes = [
+        ["姓名", "必填，不超过 64 个字"],
+        ["手机号", "必填。11 位中国大陆手机号，职工在小程序中用这个号码认证；手机号已在名册中时更新该记录"],
+        ["单位", "必填。环卫所、清扫公司等，不超过 100 个字"],
+        ["身份证号", "选填。18 位居民身份证号，末位可为 X"],
+    ]
+    return {"名册": (TEMPLATE_HEADERS, [TEMPLATE_EXAMPLE]), "填写说明": (["列", "填写说明"], notes)}
 
 
 def list_roster(scope, args: dict) -> dict:

@@ -21,6 +21,7 @@ from service.common.schemas import (
     page_schema,
 )
 
+_CONFIRM_DOC = "true：确认坐标无误，即使不在所属工会的服务区域内或不在中国境内（否则 422 outside_service_area）"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -108,6 +109,7 @@ class BreakfastPointCreateSchema(BodySchema):
     active = fields.Boolean(load_default=True)
     organization_id = fields.Integer(allow_none=True, load_default=None, validate=ID_RANGE,
                                      metadata={"description": "所属工会组织；不填则为本人管辖的上级组织"})
+    confirm_outside_area = fields.Boolean(metadata={"description": _CONFIRM_DOC})
 
     @ma.validates_schema
     def _check_window(self, data, **kwargs):
@@ -125,6 +127,7 @@ class BreakfastPointUpdateSchema(BodySchema):
     geofence_m = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100000))
     active = fields.Boolean()
     organization_id = fields.Integer(validate=ID_RANGE)
+    confirm_outside_area = fields.Boolean(metadata={"description": _CONFIRM_DOC})
 
     @ma.validates_schema
     def _check_window(self, data, **kwargs):
@@ -194,20 +197,10 @@ class BreakfastRosterUploadSchema(BodySchema):
     """multipart/form-data: the file and, optionally, the organization."""
 
     file = Upload(required=True,
-                  metadata={"description": "xlsx 或 csv（UTF-8/GBK）；表头 姓名、手机号、单位、身份证号（可选）"})
+                  metadata={"description": "xlsx 或 csv（UTF-8/GBK）；表头 姓名、手机号、单位、身份证号（可选）；"
+                                           "表头之上的标题行会被跳过"})
     organization_id = fields.Integer(allow_none=True, load_default=None, validate=ID_RANGE,
                                      metadata={"description": "名册所属工会组织；不填则为本人管辖的上级组织"})
-
-
-class BreakfastRowErrorSchema(OutSchema):
-    row = fields.Integer(required=True)
-    message = fields.String(required=True)
-
-
-class BreakfastImportResultSchema(OutSchema):
-    created = fields.Integer(required=True)
-    updated = fields.Integer(required=True)
-    errors = fields.List(fields.Nested(BreakfastRowErrorSchema), required=True)
 
 
 ROSTER_SEARCH_PATH = "/api/v1/admin/breakfast/roster/search"

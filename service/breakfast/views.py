@@ -12,6 +12,7 @@ from service.common.excel import xlsx_response
 from service.common.http import large_upload
 from service.common.schemas import page_schema
 from service.extensions import Blueprint
+from service.imports.schemas import DryRunArgs, ImportResultSchema
 
 
 class _Parser(FlaskParser):
@@ -159,11 +160,21 @@ def point_wxacode(point_id):
 @blp.route("/admin/breakfast/roster/import", methods=["POST"])
 @require_staff(MANAGER)
 @large_upload
+@blp.arguments(DryRunArgs, location="query")
 @blp.arguments(s.BreakfastRosterUploadSchema, location="form", content_type="multipart/form-data")
-@blp.response(200, s.BreakfastImportResultSchema)
-def import_roster(form):
-    """导入早餐名册（xlsx 或 csv；按手机号新增或更新，逐行报告错误）"""
-    return roster.import_roster(g.scope, form["file"], form.get("organization_id"))
+@blp.response(200, ImportResultSchema)
+def import_roster(args, form):
+    """导入早餐名册（xlsx 或 csv；按手机号新增或更新，逐行报告错误；dry_run=true 只预览）"""
+    return roster.import_roster(g.scope, form["file"], form.get("organization_id"), dry_run=args["dry_run"])
+
+
+@blp.route("/admin/breakfast/roster/import-template.xlsx", methods=["GET"])
+@require_staff(MANAGER)
+@blp.alt_response(200, schema=_BINARY, success=True, description="早餐名册导入模板（Excel）",
+                  content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+def roster_import_template():
+    """早餐名册导入模板（中文表头、示例行）"""
+    return xlsx_response("早餐名册导入模板.xlsx", roster.template_sheets(), ascii_name="roster-import-template.xlsx")
 
 
 @blp.route("/admin/breakfast/roster", methods=["GET"])

@@ -22,6 +22,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from service.common import clock
 from service.errors import ValidationFailed
@@ -202,12 +203,28 @@ def _display_width(value) -> float:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # CJK characters are two columns wide
 
 
+LIST_ROWS = 5000  # how far down a template's drop-down lists reach
+
+
+def _drop_downs(ws, headers: list[str], lists: dict[str, list[str]]) -> None:
+    """A drop-down of suggestions under each header of ``lists``; other values may still be typed."""
+    for header, options in lists.items():
+        column = get_column_letter(headers.index(header) + 1)
+        validation = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True,
+                                    showErrorMessage=False, promptTitle=header[:32],
+                                    prompt="可从列表选择，也可直接填写", showInputMessage=True)
+        validation.add(f"{column}2:{column}{LIST_ROWS}")
+        ws.data_validations.append(validation)
+
+
 def xlsx_response(filename: str, sheets: dict[str, tuple[list[str], Iterable[Iterable]]], *,
-                  ascii_name: str) -> Response:
+                  ascii_name: str, lists: dict[str, dict[str, list[str]]] | None = None) -> Response:
     """A download of one workbook; ``sheets`` maps a sheet title to (headers, rows).
     The one way every feature returns a spreadsheet: services give headers and
     rows, the view names the file (``filename`` in Chinese for ``filename*``,
     ``ascii_name`` for the clients that read only the plain ``filename``).
+    ``lists`` (sheet title → header → options) adds drop-down lists, for
+    templates a clerk fills in.
 
     A clerk can use it at once: bold frozen header row, columns as wide as
     their content (header and first rows), dates as date cells.  Rows are
@@ -217,6 +234,7 @@ def xlsx_response(filename: str, sheets: dict[str, tuple[list[str], Iterable[Ite
     wb = Workbook(write_only=True)
     for title, (headers, rows) in sheets.items():
         ws = wb.create_sheet(title=title[:31])
+        _drop_downs(ws, headers, (lists or {}).get(title, {}))
         rows = iter(rows)
         sample = list(itertools.islice(rows, WIDTH_SAMPLE_ROWS))
         for index, header in enumerate(headers, start=1):

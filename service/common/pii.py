@@ -144,3 +144,18 @@ def mask(value: str | None) -> str | None:
     if len(value) <= 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def seal(data: bytes, context: str) -> bytes:
+    """Encrypt bytes (an uploaded file kept for a while) under the current key; ``context``
+    is bound as associated data.  → version (2 bytes), nonce, ciphertext and tag."""
+    ring = keyring()
+    nonce = os.urandom(12)
+    return ring.version.to_bytes(2, "big") + nonce + AESGCM(ring.encryption[ring.version]).encrypt(
+        nonce, data, context.encode())
+
+
+def unseal(blob: bytes, context: str) -> bytes:
+    """The bytes ``seal`` encrypted; raises for a wrong context, a tampered blob or an unknown key."""
+    version = int.from_bytes(blob[:2], "big")
+    return AESGCM(keyring().encryption[version]).decrypt(blob[2:14], blob[14:], context.encode())

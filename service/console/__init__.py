@@ -21,6 +21,7 @@ from service.console import (
     devtools,
     enrollment,
     home,
+    imports,
     legal_aid,
     maps,
     reports,
@@ -32,7 +33,7 @@ blp = Blueprint("console", __name__, url_prefix="/console", template_folder="tem
                 static_folder="static")
 dev_blp = devtools.bp
 
-for _section in (account, home, enrollment, stations, legal_aid, breakfast, arrears, reports, maps):
+for _section in (account, home, enrollment, stations, legal_aid, breakfast, imports, arrears, reports, maps):
     blp.register_blueprint(_section.bp)
 
 blp.add_app_template_global(core.csrf_token, "csrf_token")  # used by the imported form macros

@@ -1,6 +1,6 @@
 """Free breakfast: points (with today's count against the quota), the printable
-QR poster, the roster import, the monthly report with its chart and Excel
-download, and next month's ingredient estimate."""
+QR poster, the roster import (preview, then confirm), the monthly report with
+its chart and Excel download, and next month's ingredient estimate."""
 from __future__ import annotations
 
 import calendar
@@ -15,6 +15,7 @@ from service.breakfast import schemas
 from service.common import clock
 from service.common.excel import xlsx_response
 from service.console import core, maps
+from service.console import imports as console_imports
 
 bp = core.child("breakfast", __name__, url_prefix="/breakfast")
 
@@ -136,16 +137,37 @@ def rotate_qr(point_id):
 @bp.route("/roster", methods=["GET", "POST"])
 @core.staff_page(*ROLES, upload=True)
 def roster():
-    """早餐名册：导入（逐行结果）、查询、停用/启用"""
+    """早餐名册：导入（先预览将新增、更新和拒绝的行）、查询、停用/启用"""
     def action():
         form = core.load(schemas.BreakfastRosterUploadSchema,
                          {"file": request.files.get("file"), **core.form_data()})
-        result = breakfast_roster.import_roster(g.scope, form["file"], form.get("organization_id"))
-        return _roster_page(result)
-    return core.form_page("console/breakfast/roster.html", action, **_roster_context(None))
+        filename, content = console_imports.upload(form["file"])
+        answer = breakfast_roster.import_roster(g.scope, console_imports.as_file(filename, content),
+                                                form.get("organization_id"), dry_run=True)
+        return _roster_page(preview=console_imports.preview("roster", filename, content,
+                                                            form.get("organization_id"), answer))
+    return core.form_page("console/breakfast/roster.html", action, **_roster_context())
 
 
-def _roster_context(result, filters: dict | None = None) -> dict:
+@bp.route("/roster/confirm", methods=["POST"])
+@core.staff_page(*ROLES)
+def confirm_roster_import():
+    """确认导入预览过的名册文件，逐行显示结果"""
+    def action():
+        storage, form = console_imports.confirmed("roster")
+        return _roster_page(result=breakfast_roster.import_roster(g.scope, storage, form.get("organization_id")))
+    return core.form_page("console/breakfast/roster.html", action, **_roster_context())
+
+
+@bp.route("/roster/import-template.xlsx")
+@core.staff_page(*ROLES)
+def roster_template():
+    """早餐名册导入模板（Excel）"""
+    return xlsx_response("早餐名册导入模板.xlsx", breakfast_roster.template_sheets(),
+                         ascii_name="roster-import-template.xlsx")
+
+
+def _roster_context(filters: dict | None = None, **context) -> dict:
     """The roster page: a search sent by POST (``filters``: its phone never goes in a URL), else the query string's."""
     if filters is None:
         page = core.page_of(functools.partial(breakfast_roster.list_roster, g.scope),
@@ -155,18 +177,19 @@ def _roster_context(result, filters: dict | None = None) -> dict:
         page = core.page_of(functools.partial(breakfast_roster.list_roster, g.scope),
                             core.query_args(schemas.BreakfastRosterSearchSchema, filters))
         search = {"action": url_for("console.breakfast.search_roster"), "fields": filters}
-    return {"page": page, "result": result, "orgs": core.org_choices(g.scope), "filters": filters, "search": search}
+    return {"page": page, "result": None, "preview": None, "orgs": core.org_choices(g.scope), "filters": filters,
+            "search": search, **context}
 
 
-def _roster_page(result):
-    return render_template("console/breakfast/roster.html", errors={}, **_roster_context(result))
+def _roster_page(**context):
+    return render_template("console/breakfast/roster.html", errors={}, **_roster_context(**context))
 
 
 @bp.route("/roster/search", methods=["POST"])
 @core.staff_page(*ROLES)
 def search_roster():
     """按姓名或完整手机号查询名册（条件放在表单中，不进网址）"""
-    return render_template("console/breakfast/roster.html", errors={}, **_roster_context(None, core.form_data()))
+    return render_template("console/breakfast/roster.html", errors={}, **_roster_context(core.form_data()))
 
 
 @bp.route("/roster/<int:entry_id>", methods=["POST"])

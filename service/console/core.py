@@ -47,6 +47,7 @@ MENU = (
     ("console.legal_aid.bookings", "法律援助", ("legal_aid_staff",)),
     ("console.breakfast.points", "爱心早餐", ("breakfast_manager",)),
     ("console.arrears.queue", "欠薪报工", ("rights_staff",)),
+    ("console.imports.index", "导入记录", ("station_manager", "breakfast_manager")),
     ("console.reports.annual", "年度统计", ("admin",)),
     ("console.reports.audit_log", "操作日志", ("admin",)),
     ("console_dev.wechat_messages", "微信消息（开发）", ()),  # registered in development only

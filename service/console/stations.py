@@ -1,5 +1,6 @@
 """Stations: the list with search, create/edit with opening hours, the
-spreadsheet import with its per-row results, and workers' reports to resolve."""
+spreadsheet import (preview, then confirm) with its per-row results, and
+workers' reports to resolve."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,9 @@ from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from models.station import Station
+from service.common.excel import xlsx_response
 from service.console import core, maps
+from service.console import imports as console_imports
 from service.stations import hours, importer, services
 from service.stations.schemas import (
     AMENITY_LABELS,
@@ -41,19 +44,15 @@ def summary() -> dict:
 
 # --- the form <-> the API body ----------------------------------------------------------
 
-def _ranges(text: str) -> list[str]:
-    return [part for part in _RANGES.split(text or "") if part]
-
-
 def _opening_hours(form) -> object:
-    """The hours editor: 24 hours, the same ranges every day, or ranges per weekday."""
+    """The hours editor: 24 hours, the same ranges every day, or ranges per weekday, as typed
+    (the API's schema reads them with the one grammar of ``hours.parse_ranges``)."""
     mode = form.get("hours_mode", "24h")
     if mode == "24h":
         return hours.ALWAYS
     if mode == "daily":
-        daily = _ranges(form.get("hours_daily", ""))
-        return {day: daily for day in hours.DAYS} if daily else ""
-    return {day: _ranges(form.get(f"hours_{day}", "")) for day in hours.DAYS}
+        return form.get("hours_daily", "")
+    return {day: form.get(f"hours_{day}", "") for day in hours.DAYS}
 
 
 def _hours_problems(form) -> dict[str, list[str]]:
@@ -62,11 +61,10 @@ def _hours_problems(form) -> dict[str, list[str]]:
     names = {"daily": ["hours_daily"], "weekly": [f"hours_{day}" for day in hours.DAYS]}.get(mode, [])
     problems: dict[str, list[str]] = {}
     for name in names:
-        for text in _ranges(form.get(name, "")):
-            try:
-                hours.parse_range(text)
-            except hours.HoursError as err:
-                problems.setdefault(name, []).append(str(err))
+        try:
+            hours.parse_ranges(form.get(name, ""))
+        except hours.HoursError as err:
+            problems.setdefault(name, []).append(str(err))
     return problems
 
 
@@ -171,17 +169,44 @@ def delete(station_id):
                     url_for("console.stations.index"))
 
 
+def _import_page(**context):
+    return render_template("console/stations/import.html", errors={}, **_import_context(**context))
+
+
+def _import_context(**context) -> dict:
+    return {"result": None, "preview": None, "orgs": core.org_choices(g.scope), "labels": importer.LABELS,
+            **context}
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @core.staff_page(*ROLES, upload=True)
 def import_file():
-    """批量导入驿站（xlsx / csv），逐行显示结果"""
+    """批量导入驿站（xlsx / csv）：先预览将新增、更新和拒绝的行"""
     def action():
         form = core.load(ImportFormSchema, core.form_data())
-        result = importer.import_file(g.scope, request.files.get("file"), form)
-        return render_template("console/stations/import.html", result=result, orgs=core.org_choices(g.scope),
-                               errors={}, labels=importer.LABELS)
-    return core.form_page("console/stations/import.html", action, result=None, orgs=core.org_choices(g.scope),
-                          labels=importer.LABELS)
+        filename, content = console_imports.upload(request.files.get("file"))
+        answer = importer.import_file(g.scope, console_imports.as_file(filename, content), form, dry_run=True)
+        return _import_page(preview=console_imports.preview("stations", filename, content,
+                                                            form.get("organization_id"), answer))
+    return core.form_page("console/stations/import.html", action, **_import_context())
+
+
+@bp.route("/import/confirm", methods=["POST"])
+@core.staff_page(*ROLES)
+def confirm_import():
+    """确认导入预览过的文件，逐行显示结果"""
+    def action():
+        storage, form = console_imports.confirmed("stations")
+        return _import_page(result=importer.import_file(g.scope, storage, form))
+    return core.form_page("console/stations/import.html", action, **_import_context())
+
+
+@bp.route("/import-template.xlsx")
+@core.staff_page(*ROLES)
+def import_template():
+    """驿站导入模板（Excel）"""
+    return xlsx_response("驿站导入模板.xlsx", importer.template_sheets(), ascii_name="stations-import-template.xlsx",
+                         lists=importer.template_lists())
 
 
 @bp.route("/reports")

@@ -3,9 +3,29 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from service.common.distance import CHINA_LAT, CHINA_LNG
 from service.common.schemas import ID_RANGE, BodySchema, OutSchema
 
 OCCUPATIONS = ("courier", "food_delivery", "ride_hailing", "truck_driver", "other")
+_AREA_DOC = "服务区域：驿站和早餐点应在以 (lat, lng) 为中心、radius_m 米为半径的范围内；null 表示不限（沿用上级组织的）"
+
+
+class ServiceAreaInSchema(BodySchema):
+    lat = fields.Float(required=True, validate=validate.Range(
+        min=CHINA_LAT[0], max=CHINA_LAT[1], error=f"中心纬度应在中国境内（{CHINA_LAT[0]} 到 {CHINA_LAT[1]}）"),
+        metadata={"description": "中心纬度（GCJ-02）"})
+    lng = fields.Float(required=True, validate=validate.Range(
+        min=CHINA_LNG[0], max=CHINA_LNG[1], error=f"中心经度应在中国境内（{CHINA_LNG[0]} 到 {CHINA_LNG[1]}）"),
+        metadata={"description": "中心经度（GCJ-02）"})
+    radius_m = fields.Integer(required=True, validate=validate.Range(
+        min=100, max=5_000_000, error="服务半径应在 100 米到 5000 公里之间"),
+        metadata={"description": "服务半径（米）"})
+
+
+class ServiceAreaSchema(OutSchema):
+    lat = fields.Float(required=True)
+    lng = fields.Float(required=True)
+    radius_m = fields.Integer(required=True)
 
 
 class OrganizationNodeSchema(OutSchema):
@@ -31,6 +51,7 @@ class OrganizationSchema(OutSchema):
     region = fields.String(allow_none=True)
     occupations = fields.List(fields.String())
     accepts_members = fields.Boolean()
+    service_area = fields.Nested(ServiceAreaSchema, allow_none=True, metadata={"description": _AREA_DOC})
 
 
 class OrganizationCreateSchema(BodySchema):
@@ -39,6 +60,7 @@ class OrganizationCreateSchema(BodySchema):
     region = fields.String(allow_none=True, validate=validate.Length(max=100))
     occupations = fields.List(fields.String(validate=validate.OneOf(OCCUPATIONS)), load_default=list)
     accepts_members = fields.Boolean(load_default=True)
+    service_area = fields.Nested(ServiceAreaInSchema, allow_none=True, metadata={"description": _AREA_DOC})
 
 
 class OrganizationPatchSchema(BodySchema):
@@ -47,3 +69,4 @@ class OrganizationPatchSchema(BodySchema):
     region = fields.String(allow_none=True, validate=validate.Length(max=100))
     occupations = fields.List(fields.String(validate=validate.OneOf(OCCUPATIONS)))
     accepts_members = fields.Boolean()
+    service_area = fields.Nested(ServiceAreaInSchema, allow_none=True, metadata={"description": _AREA_DOC})

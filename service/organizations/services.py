@@ -2,6 +2,11 @@
 
 Admins keep the tree within their own subtree: a new organization must hang
 under one they reach, and an organization can be moved only within it.
+
+An organization may carry a service area ``{lat, lng, radius_m}``; it applies
+to its subtree down to the next organization with one of its own.  A station
+or breakfast point lies within its organization's service area and within
+China, unless the clerk confirms otherwise (``check_location``).
 """
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ from service.auth.permissions import Scope
 from service.common import clock
 from service.common.audit import changes
 from service.common.audit import record as audit
+from service.common.distance import haversine_m, in_china, looks_swapped
 from service.errors import ValidationFailed
-from service.organizations.errors import AboveOwnOrganization, OrganizationNotFound
+from service.organizations.errors import AboveOwnOrganization, OrganizationNotFound, OutsideServiceArea
 
 
 @dataclass
@@ -67,8 +73,8 @@ def create(scope: Scope, data: dict) -> Organization:
     now = clock.now()
     org = Organization(name=data["name"], parent_id=parent_id, region=data.get("region"),
                        occupations=data.get("occupations") or [],
-                       accepts_members=data.get("accepts_members", True), created_at=now, updated_at=now,
-                       path="")
+                       accepts_members=data.get("accepts_members", True), service_area=data.get("service_area"),
+                       created_at=now, updated_at=now, path="")
     db.session.add(org)
     db.session.flush()
     _place(org, parent)
@@ -97,7 +103,7 @@ def update(scope: Scope, org_id: int, data: dict) -> Organization:
         for sub in db.session.scalars(select(Organization).where(Organization.path.like(old_prefix + "%"))):
             sub.path = new_prefix + sub.path[len(old_prefix):]
         org.parent_id = data["parent_id"]
-    for key in ("name", "region", "occupations", "accepts_members"):
+    for key in ("name", "region", "occupations", "accepts_members", "service_area"):
         if key in data:
             setattr(org, key, data[key])
     org.updated_at = clock.now()
@@ -149,3 +155,78 @@ def owning_organization(scope: Scope, data: dict, *, field: str = "organization_
     if len(tops) != 1:
         raise ValidationFailed({field: [f"请选择{noun}所属的工会组织"]})
     return tops[0]
+
+
+# --- service areas -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServiceArea:
+    organization_id: int
+    organization_name: str
+    lat: float
+    lng: float
+    radius_m: int
+
+
+def service_area_for(org_id: int | None) -> ServiceArea | None:
+    """The service area records of ``org_id`` must lie in: its own, else its nearest
+    ancestor's; None when none of them has one (and for the federation level)."""
+    org = db.session.get(Organization, org_id) if org_id is not None else None
+    if org is None:
+        return None
+    chain = [int(part) for part in org.path.strip("/").split("/") if part]
+    found = {o.id: o for o in db.session.scalars(select(Organization).where(Organization.id.in_(chain)))}
+    for ancestor_id in reversed(chain):
+        ancestor = found.get(ancestor_id)
+        if ancestor is not None and ancestor.service_area:
+            area = ancestor.service_area
+            return ServiceArea(ancestor.id, ancestor.name, float(area["lat"]), float(area["lng"]),
+                               int(area["radius_m"]))
+    return None
+
+
+def _distance_text(metres: float) -> str:
+    """1,234 公里 / 8.5 公里 / 5 公里 / 800 米: a distance as a clerk reads it."""
+    if metres < 1000:
+        return f"{round(metres):,} 米"
+    if metres < 10000:
+        return f"{metres / 1000:.1f}".removesuffix(".0") + " 公里"
+    return f"{round(metres / 1000):,} 公里"
+
+
+def location_problem(org_id: int | None, lat: float, lng: float,
+                     areas: dict[int | None, ServiceArea | None] | None = None) -> tuple[str, dict] | None:
+    """Why (lat, lng) is no place for a record of ``org_id`` — outside China (saying so when
+    the two look swapped), or outside the service area (naming the distance) — as a
+    Chinese message and its details; None when it is fine.  ``areas`` caches the
+    service area per organization across the rows of an import."""
+    if not in_china(lat, lng):
+        swapped = looks_swapped(lat, lng)
+        hint = "，纬度和经度可能填反了" if swapped else "，请核对"
+        return f"坐标（纬度 {lat:g}，经度 {lng:g}）不在中国境内{hint}", {"swapped": swapped}
+    if areas is None:
+        area = service_area_for(org_id)
+    else:
+        if org_id not in areas:
+            areas[org_id] = service_area_for(org_id)
+        area = areas[org_id]
+    if area is None:
+        return None
+    distance = haversine_m(area.lat, area.lng, lat, lng)
+    if distance <= area.radius_m:
+        return None
+    return (f"位置不在{area.organization_name}的服务区域内：距离服务区域中心 {_distance_text(distance)}，"
+            f"超出服务半径 {_distance_text(area.radius_m)}",
+            {"distance_m": round(distance), "radius_m": area.radius_m,
+             "service_area_organization_id": area.organization_id})
+
+
+def check_location(org_id: int | None, lat: float, lng: float, confirmed: bool) -> None:
+    """422 ``outside_service_area`` for a place outside China or outside the service area
+    of ``org_id`` (its nearest ancestor's), unless the clerk ``confirmed`` it."""
+    if confirmed:
+        return
+    problem = location_problem(org_id, lat, lng)
+    if problem is not None:
+        message, details = problem
+        raise OutsideServiceArea(message + "。如确认位置无误，请确认后再保存", details)

@@ -7,7 +7,15 @@ Forms accepted for ``opening_hours``:
   keys ``mon`` … ``sun``; a missing or empty day is closed; a range whose end
   is not after its start passes midnight (``"22:00-06:00"`` on Monday keeps the
   station open Tuesday until 06:00); ``24:00`` may end a range;
-- on input only, one ``"HH:MM-HH:MM"`` string: the same range every day.
+- on input only, a string of ranges: the same ranges every day.
+
+The grammar of ranges on input, one for the API, the console form and the
+spreadsheet import (``parse_ranges``): ``HH:MM-HH:MM`` ranges separated by
+``,`` ``，`` ``、`` ``;`` ``；`` or blanks (``08:00-11:30, 13:30-21:00``);
+full-width characters count as their plain forms (``０８：００``); between
+the two times ``-`` ``–`` ``—`` ``――`` ``~`` ``～`` ``至`` or ``到``, and the end
+may say ``次日`` (next day).  Anything else is refused with a Chinese message
+naming the piece that was not understood.
 
 A range contains its start minute and excludes its end minute: with
 ``"08:00-18:00"`` the station is open at 17:59 and closed at 18:00.
@@ -24,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -32,8 +41,11 @@ DAY_NAMES = {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四",
 ALWAYS = "24h"
 MAX_RANGES_PER_DAY = 6
 _ALWAYS_WORDS = {"24h", "24小时", "24 小时", "全天", "全天开放", "24小时开放", "00:00-24:00", "0:00-24:00"}
-_RANGE_RE = re.compile(
-    r"^\s*(\d{1,2})\s*[:：]\s*(\d{2})\s*(?:-|–|—|~|～|至|到)\s*(\d{1,2})\s*[:：]\s*(\d{2})\s*$")
+# One range, after NFKC (full-width digits, colons, tildes and hyphens are plain by then).
+_RANGE = r"(\d{1,2})\s*:\s*(\d{2})\s*(?:[-‐‑–—―−~〜]{1,2}|至|到)\s*(次日|翌日)?\s*(\d{1,2})\s*:\s*(\d{2})"
+_RANGE_RE = re.compile(f"^{_RANGE}$")
+_ONE_RANGE = re.compile(_RANGE)
+_PIECES = re.compile(r"[,;、]")
 
 
 class HoursError(ValueError):
@@ -50,17 +62,20 @@ def parse_range(text) -> tuple[int, int]:
     """
     if not isinstance(text, str):
         raise HoursError("时间段应为“HH:MM-HH:MM”格式的文本")
-    m = _RANGE_RE.match(text)
+    m = _RANGE_RE.match(_plain(text).strip())
     if not m:
-        raise HoursError(f"时间段“{text}”格式不正确，应为 HH:MM-HH:MM，例如 08:00-20:00")
-    sh, sm, eh, em = (int(g) for g in m.groups())
+        raise HoursError(f"时间段“{text.strip()}”格式不正确，应为 HH:MM-HH:MM，例如 08:00-20:00")
+    next_day = m.group(3) is not None
+    sh, sm, eh, em = (int(m.group(i)) for i in (1, 2, 4, 5))
     if sh > 23 or sm > 59 or em > 59 or eh > 24 or (eh == 24 and em != 0):
-        raise HoursError(f"时间段“{text}”中的时间无效")
+        raise HoursError(f"时间段“{text.strip()}”中的时间无效")
     start, end = sh * 60 + sm, eh * 60 + em
+    if next_day and end > start:
+        raise HoursError(f"时间段“{text.strip()}”写了“{m.group(3)}”，但结束时间晚于开始时间，请核对")
     if end == 0:
         end = 1440
     if start == end:
-        raise HoursError(f"时间段“{text}”的开始和结束时间不能相同")
+        raise HoursError(f"时间段“{text.strip()}”的开始和结束时间不能相同")
     return start, end
 
 
@@ -68,20 +83,65 @@ def _fmt(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _plain(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
 def _normal_range(text: str) -> str:
     start, end = parse_range(text)
     return f"{_fmt(start)}-{_fmt(end)}"
 
 
+def parse_ranges(text: str) -> list[str]:
+    """A day's ranges as typed → ``["HH:MM-HH:MM", …]`` (empty text: none).
+
+    ``08:00-11:30, 13:30-21:00``, ``8:00～11:30；13:30至21:00`` and
+    ``08:00-11:30 13:30-21:00`` are the same two ranges.  Raises HoursError
+    naming the first piece that is not a range (``8点-20点``, ``08:00-12:00-14:00``).
+    """
+    out: list[str] = []
+    for piece in _PIECES.split(_plain(text)):
+        piece = piece.strip()
+        rest = piece
+        while rest:
+            m = _ONE_RANGE.match(rest)
+            if m is None or (m.end() < len(rest) and not rest[m.end()].isspace()):
+                raise HoursError(f"时间段“{piece}”格式不正确，应为 HH:MM-HH:MM，多个时间段用逗号分隔，"
+                                 "例如 08:00-11:30, 13:30-21:00")
+            out.append(_normal_range(m.group(0)))
+            rest = rest[m.end():].lstrip()
+    return out
+
+
+def _day_ranges(value, day: str) -> list[str]:
+    """One weekday's value of the object form: a list of ranges or a string of them."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = [value]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = value
+    else:
+        raise HoursError(f"{DAY_NAMES[day]}的开放时间应为时间段列表")
+    try:
+        ranges = [r for item in items for r in parse_ranges(item)]
+    except HoursError as err:
+        raise HoursError(f"{DAY_NAMES[day]}：{err}") from None
+    if len(ranges) > MAX_RANGES_PER_DAY:
+        raise HoursError(f"{DAY_NAMES[day]}最多 {MAX_RANGES_PER_DAY} 个时间段")
+    return ranges
+
+
 def normalise(value):
     """The stored form of ``value``: ``"24h"`` or a dict with all seven days.
 
-    Ranges are rewritten as ``HH:MM-HH:MM`` (``8:00~20:00`` → ``08:00-20:00``).
+    Ranges are rewritten as ``HH:MM-HH:MM`` (``8:00~20:00`` → ``08:00-20:00``);
+    a string of ranges (``parse_ranges``) means the same ranges every day.
     Raises HoursError (Chinese message) for anything else.
     """
     if isinstance(value, str):
-        text = value.strip()
-        if text.lower().replace("：", ":") in _ALWAYS_WORDS:
+        text = _plain(value).strip()
+        if text.lower() in _ALWAYS_WORDS:
             return ALWAYS
         if not text:
             raise HoursError("开放时间不能为空")
@@ -90,30 +150,17 @@ def normalise(value):
                 return normalise(json.loads(text))
             except json.JSONDecodeError:
                 raise HoursError("开放时间不是有效的 JSON 对象") from None
-        one = _normal_range(text)
-        if one == "00:00-24:00":
+        ranges = parse_ranges(text)
+        if len(ranges) > MAX_RANGES_PER_DAY:
+            raise HoursError(f"每天最多 {MAX_RANGES_PER_DAY} 个时间段")
+        if ranges == ["00:00-24:00"]:
             return ALWAYS
-        return {day: [one] for day in DAYS}
+        return {day: list(ranges) for day in DAYS}
     if isinstance(value, dict):
         unknown = [str(k) for k in value if k not in DAYS]
         if unknown:
             raise HoursError("开放时间中有未知的星期：" + "、".join(unknown) + "（应为 mon … sun）")
-        out = {}
-        for day in DAYS:
-            ranges = value.get(day)
-            if ranges is None:
-                ranges = []
-            elif isinstance(ranges, str):
-                ranges = [ranges] if ranges.strip() else []
-            if not isinstance(ranges, list):
-                raise HoursError(f"{DAY_NAMES[day]}的开放时间应为时间段列表")
-            if len(ranges) > MAX_RANGES_PER_DAY:
-                raise HoursError(f"{DAY_NAMES[day]}最多 {MAX_RANGES_PER_DAY} 个时间段")
-            try:
-                out[day] = [_normal_range(r) for r in ranges]
-            except HoursError as err:
-                raise HoursError(f"{DAY_NAMES[day]}：{err}") from None
-        return out
+        return {day: _day_ranges(value.get(day), day) for day in DAYS}
     raise HoursError("开放时间应为“24h”或按星期列出的时间段")
 
 

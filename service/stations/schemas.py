@@ -30,8 +30,10 @@ REPORT_KIND_LABELS = {"closed": "驿站未开放", "wrong_location": "位置不�
 
 _IMPORT_ORGANIZATION_DOC = "导入的驿站所属工会组织；不填则为本人所在组织（仅一个时）"
 _AMENITIES_DOC = "设施代码：" + "、".join(f"{k}（{v}）" for k, v in AMENITY_LABELS.items())
-_HOURS_DOC = ("开放时间：\"24h\"，或按星期的时间段对象 {mon: [\"08:00-12:00\", \"14:00-18:00\"], …, sun: []}；"
+_HOURS_DOC = ("开放时间：\"24h\"；或每天相同的时间段，多个用逗号、顿号或分号分隔（\"08:00-11:30, 13:30-21:00\"）；"
+              "或按星期的时间段对象 {mon: [\"08:00-12:00\", \"14:00-18:00\"], …, sun: []}；"
               "缺少或为空的日子不开放；时间段可跨午夜（\"22:00-06:00\"，开放至次日 06:00）")
+_CONFIRM_DOC = "true：确认坐标无误，即使不在所属工会的服务区域内或不在中国境内（否则 422 outside_service_area）"
 
 
 def unknown_amenities(codes) -> list[str]:
@@ -50,7 +52,7 @@ class OpeningHoursField(fields.Field):
         kwargs.setdefault("metadata", {})
         kwargs["metadata"].setdefault("description", _HOURS_DOC)
         kwargs["metadata"].setdefault("oneOf", [
-            {"type": "string", "enum": ["24h"]},
+            {"type": "string", "example": "08:00-11:30, 13:30-21:00"},
             {"type": "object", "properties": {d: {"type": "array", "items": {"type": "string",
                                                                             "example": "08:00-20:00"}}
                                               for d in hours.DAYS}},
@@ -129,6 +131,7 @@ class _StationBody(BodySchema):
     photos = _photos()
     organization_id = fields.Integer(allow_none=True, validate=ID_RANGE,
                                      metadata={"description": "所属工会组织；不填则为本人所在组织（仅一个时）"})
+    confirm_outside_area = fields.Boolean(metadata={"description": _CONFIRM_DOC})
 
     @pre_load
     def _strip(self, data, **kwargs):
@@ -397,18 +400,7 @@ class ImportFileSchema(ma.Schema):
     file = Upload(required=True, metadata={"description": (
         "xlsx 或 csv（UTF-8/GBK）；表头（中英文均可）：编码 code、名称 name、地址 address、纬度 lat、经度 lng、"
         "开放时间 opening_hours，可选 电话 phone、设施 amenities（代码或中文名，用 , 、 ， | 分隔）；"
-        "开放时间可写 24h、一个 HH:MM-HH:MM（每天相同）或按星期的 JSON 对象")})
+        "开放时间可写 24h、每天相同的时间段（多个用逗号、顿号或分号分隔，如 08:00-11:30, 13:30-21:00）"
+        "或按星期的 JSON 对象；表头之上的标题行会被跳过")})
     organization_id = fields.Integer(allow_none=True, validate=ID_RANGE,
                                      metadata={"description": _IMPORT_ORGANIZATION_DOC})
-
-
-class RowMessageSchema(OutSchema):
-    row = fields.Integer(required=True)
-    message = fields.String(required=True)
-
-
-class ImportResultSchema(OutSchema):
-    created = fields.Integer(required=True)
-    updated = fields.Integer(required=True)
-    errors = fields.List(fields.Nested(RowMessageSchema), required=True)
-    warnings = fields.List(fields.Nested(RowMessageSchema), required=True)

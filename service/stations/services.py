@@ -33,7 +33,7 @@ from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import ValidationFailed
-from service.organizations.services import owning_organization
+from service.organizations.services import check_location, owning_organization
 from service.stations import geo
 from service.stations.errors import (
     ReportAlreadyResolved,
@@ -241,8 +241,11 @@ def _commit_station(station: Station, action: str, details: dict) -> None:
 
 
 def create_station(scope: Scope, body: dict) -> Row:
-    """New station in the caller's scope.  409 ``station_code_taken``; 422 for a bad organization."""
+    """New station in the caller's scope.  409 ``station_code_taken``; 422 for a bad organization;
+    422 ``outside_service_area`` outside China or the organization's service area, unless
+    ``confirm_outside_area``."""
     org_id = owning_organization(scope, body, federation_level=True, noun="驿站")
+    check_location(org_id, body["lat"], body["lng"], body.get("confirm_outside_area", False))
     if _code_taken(body["code"]):
         raise StationCodeTaken()
     now = clock.now()
@@ -264,7 +267,8 @@ def station_in_scope(scope: Scope, station_id: int) -> Station:
 
 
 def update_station(scope: Scope, station_id: int, body: dict) -> Row:
-    """Change a station in the scope; moving it updates the index.  404 / 409 / 422 as for create."""
+    """Change a station in the scope; moving it updates the index.  404 / 409 / 422 as for create
+    (the service area is checked when the coordinates or the organization change)."""
     station = station_in_scope(scope, station_id)
     before = {field: getattr(station, field) for field in (*STATION_FIELDS, "organization_id")}
     changed = {}
@@ -273,6 +277,10 @@ def update_station(scope: Scope, station_id: int, body: dict) -> Row:
         changed["organization_id"] = station.organization_id
     if "code" in body and body["code"] != station.code and _code_taken(body["code"], station.id):
         raise StationCodeTaken()
+    moved = any(key in body and body[key] != getattr(station, key) for key in ("lat", "lng"))
+    if moved or "organization_id" in changed:
+        check_location(station.organization_id, body.get("lat", station.lat), body.get("lng", station.lng),
+                       body.get("confirm_outside_area", False))
     for field in STATION_FIELDS:
         if field in body and body[field] != getattr(station, field):
             if field in REQUIRED_FIELDS and body[field] is None:

@@ -5,15 +5,16 @@ from flask import Response, g, request
 from marshmallow import ValidationError
 
 from service.auth.permissions import require_staff, require_worker
+from service.common.excel import xlsx_response
 from service.common.http import config_limit, large_upload
 from service.errors import ValidationFailed
 from service.extensions import Blueprint, client_address_key, limiter
+from service.imports.schemas import DryRunArgs, ImportResultSchema
 from service.stations import importer, services
 from service.stations.schemas import (
     AdminStationArgs,
     ImportFileSchema,
     ImportFormSchema,
-    ImportResultSchema,
     NearbyArgs,
     NearbyResultSchema,
     ReportAdminPageSchema,
@@ -34,6 +35,7 @@ from service.stations.schemas import (
 blp = Blueprint("stations", __name__, url_prefix="/api/v1", description="户外劳动者驿站")
 
 STAFF = ("station_manager",)
+_XLSX = {"type": "string", "format": "binary"}
 
 
 @blp.route("/stations/nearby", methods=["GET"])
@@ -111,15 +113,26 @@ def admin_delete(station_id):
 @blp.route("/admin/stations/import", methods=["POST"])
 @require_staff(*STAFF)
 @large_upload
+@blp.arguments(DryRunArgs, location="query")
 @blp.arguments(ImportFileSchema, location="files")
 @blp.response(200, ImportResultSchema)
-def admin_import(files):
-    """批量导入驿站（xlsx / csv，按编码新增或更新；错误行不影响其他行）"""
+def admin_import(args, files):
+    """批量导入驿站（xlsx / csv，按编码新增或更新；错误行不影响其他行；dry_run=true 只预览）"""
     try:
         form = ImportFormSchema().load(request.form)
     except ValidationError as err:
         raise ValidationFailed(err.messages) from None
-    return importer.import_file(g.scope, files["file"], form)
+    return importer.import_file(g.scope, files["file"], form, dry_run=args["dry_run"])
+
+
+@blp.route("/admin/stations/import-template.xlsx", methods=["GET"])
+@require_staff(*STAFF)
+@blp.alt_response(200, schema=_XLSX, success=True, description="驿站导入模板（Excel）",
+                  content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+def admin_import_template():
+    """驿站导入模板（中文表头、示例行、设施下拉列表）"""
+    return xlsx_response("驿站导入模板.xlsx", importer.template_sheets(), ascii_name="stations-import-template.xlsx",
+                         lists=importer.template_lists())
 
 
 @blp.route("/admin/stations/reports", methods=["GET"])

@@ -203,4 +203,62 @@ def test_a_roster_over_one_megabyte_is_accepted(client, app):
     assert len(content) > 1024 * 1024
     resp = upload(client, staff, content)
     assert resp.status_code == 200, resp.get_json()
-    assert resp.get_json() == {"created": 600, "updated": 0, "errors": []}
+    result = resp.get_json()
+    assert (result["created"], result["updated"], result["errors"]) == (600, 0, [])
+
+
+def test_a_titled_gbk_roster_previews_with_a_dry_run_and_writes_nothing(client, app):
+    from sqlalchemy import select
+
+    from models import AuditLog, db
+    from models.breakfast import RosterEntry
+    from models.imports import Import
+
+    org, staff = setup_city(app, client)
+    add_to_roster(client, staff, "王建国", "13952710001", "旧单位")
+    content = ("2026 年环卫工人爱心早餐名册\r\n"
+               "填报单位：扬州市环境卫生管理处,,,\r\n"
+               ",,,\r\n"
+               "姓名,手机号,单位,身份证号\r\n"
+               "王建国,13952710001,扬州市环境卫生管理处,\r\n"
+               ",,,\r\n"
+               "李桂兰,139 5271 0002,扬州市环境卫生管理处,\r\n"
+               "张德福,1395271000,扬州市环境卫生管理处,\r\n").encode("gbk")
+    with app.app_context():
+        before = (db.session.scalars(select(RosterEntry.updated_at)).all(),
+                  len(db.session.scalars(select(AuditLog)).all()), len(db.session.scalars(select(Import)).all()))
+
+    resp = client.post("/api/v1/admin/breakfast/roster/import?dry_run=true",
+                       data={"file": (io.BytesIO(content), "名册.csv")}, headers=bearer(staff),
+                       content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.get_json()
+    preview = resp.get_json()
+    assert (preview["dry_run"], preview["import_id"], preview["created"], preview["updated"]) == (True, None, 1, 1)
+    assert preview["rows"] == [{"row": 5, "action": "updated", "key": "139****0001", "name": "王建国"},
+                               {"row": 7, "action": "created", "key": "139****0002", "name": "李桂兰"}]
+    assert preview["errors"] == [{"row": 8, "message": "手机号应为 11 位中国大陆手机号"}]
+    assert "13952710002" not in resp.get_data(as_text=True)
+    with app.app_context():
+        after = (db.session.scalars(select(RosterEntry.updated_at)).all(),
+                 len(db.session.scalars(select(AuditLog)).all()), len(db.session.scalars(select(Import)).all()))
+    assert after == before
+    assert roster(client, staff, q="13952710001")["items"][0]["employer"] == "旧单位"
+
+    real = upload(client, staff, content, "名册.csv").get_json()
+    assert {k: v for k, v in real.items() if k not in ("dry_run", "import_id")} == \
+        {k: v for k, v in preview.items() if k not in ("dry_run", "import_id")}
+    assert roster(client, staff, q="13952710001")["items"][0]["employer"] == "扬州市环境卫生管理处"
+
+
+def test_the_downloaded_roster_template_imports_its_example_row(client, app):
+    from openpyxl import load_workbook
+
+    org, staff = setup_city(app, client)
+    resp = client.get("/api/v1/admin/breakfast/roster/import-template.xlsx", headers=bearer(staff))
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(resp.data)).worksheets[0]
+    assert [c.value for c in sheet[1]] == ["姓名", "手机号", "单位", "身份证号"]
+    assert sheet.max_row == 2 and sheet.freeze_panes == "A2" and sheet.column_dimensions["C"].width > 15
+    result = upload(client, staff, resp.data, "早餐名册导入模板.xlsx").get_json()
+    assert (result["created"], result["updated"], result["errors"]) == (1, 0, [])
+    assert roster(client, staff)["total"] == 1

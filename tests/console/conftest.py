@@ -239,3 +239,22 @@ def screenshots(page, name: str) -> None:
         page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
         page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+_PREVIEW_TOKEN = re.compile(r'name="token" value="([^"]+)"')
+
+
+def preview_token(html: str) -> str | None:
+    """The token of an import's preview page (None when it offers nothing to confirm)."""
+    found = _PREVIEW_TOKEN.search(html)
+    return found.group(1) if found else None
+
+
+def upload_and_confirm(clerk: Browser, path: str, content: bytes, filename: str, **form):
+    """An import page as a clerk uses it: upload (the preview), then confirm; → the last response
+    (the preview's when it was refused or offered nothing to confirm)."""
+    resp = clerk.post(path, {"file": (io.BytesIO(content), filename), **form}, content_type="multipart/form-data")
+    token = preview_token(resp.get_data(as_text=True)) if resp.status_code == 200 else None
+    if token is None:
+        return resp
+    return clerk.post(path.rstrip("/") + "/confirm", {"token": token})

@@ -2,14 +2,13 @@
 import, the monthly report with its chart, Excel and ingredient estimate."""
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 
 from service.common import clock
 from tests.breakfast.helpers import PEAK, POINT, scene_of
-from tests.console.conftest import api_token, flashes, signed_in
+from tests.console.conftest import api_token, flashes, signed_in, upload_and_confirm
 from tests.helpers import bearer, bind_phone, login_worker
 
 BASE = "/console/breakfast"
@@ -32,8 +31,7 @@ def point_id(app, name=POINT["name"]):
 
 
 def roster_upload(manager, content: bytes):
-    return manager.post(f"{BASE}/roster", {"file": (io.BytesIO(content), "roster.csv")},
-                        content_type="multipart/form-data")
+    return upload_and_confirm(manager, f"{BASE}/roster", content, "roster.csv")
 
 
 def test_points_are_created_edited_and_checked(app, client, city, manager):

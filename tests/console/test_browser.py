@@ -1,8 +1,9 @@
 """The console's main journeys in a real browser (headless Chromium) against a live server, each
-at a fixed time: sign in, approve an application or a batch of them, import a roster or stations,
-print a QR poster, read the annual figures and the breakfast report, keep stations on the map, set
-up a lawyer's week, record a consultation, read the audit log, page through a long list.  Each new
-or changed page is kept as a screenshot at 1280 and 390 pixels under tests/artifacts/."""
+at a fixed time: sign in, approve an application or a batch of them, import a roster (preview,
+confirm, undo) or stations, print a QR poster, read the annual figures and the breakfast report,
+keep stations on the map, set up a lawyer's week, record a consultation, read the audit log, page
+through a long list.  Each new or changed page is kept as a screenshot at 1280 and 390 pixels under
+tests/artifacts/."""
 from __future__ import annotations
 
 import math
@@ -60,7 +61,7 @@ def test_sign_in_and_approve_an_application(page, live):
     assert "/console/login" in page.url
 
 
-def test_import_a_roster(page, live):
+def test_import_a_roster_preview_it_and_undo_it(page, live):
     root = make_org(live, "扬州市总工会")
     sign_in(page, make_clerk(live, "breakfast_manager", root))
     page.get_by_role("link", name="爱心早餐").click()
@@ -68,7 +69,13 @@ def test_import_a_roster(page, live):
     content = "姓名,手机号,单位\n张三,13952710001,广陵环卫所\n李四,13952710002,广陵环卫所\n王五,12345,广陵环卫所\n"
     page.locator("input[type=file]").set_input_files(
         {"name": "名册.csv", "mimeType": "text/csv", "buffer": content.encode("utf-8")})
-    page.get_by_role("button", name="导入名册").click()
+    page.get_by_role("button", name="上传并预览").click()
+    preview = page.locator("#import-preview")
+    preview.wait_for()
+    assert preview.locator(".num-created").inner_text() == "2"
+    assert preview.locator(".num-errors").inner_text() == "1"
+    assert "名册为空" in page.content()  # nothing written yet
+    page.get_by_role("button", name="确认导入").click()
     result = page.locator("#import-result")
     result.wait_for()
     assert result.locator(".num-created").inner_text() == "2"
@@ -76,6 +83,18 @@ def test_import_a_roster(page, live):
     assert "4" in result.locator("tbody td").first.inner_text()  # the bad row's number
     assert page.get_by_role("cell", name="139****0001").is_visible()
     assert "13952710001" not in page.content()
+
+    page.locator("#import-record").get_by_role("link", name="导入记录").click()
+    row = page.locator("tbody tr", has_text="名册.csv")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # a second thought: nothing happens
+    row.get_by_role("button", name="撤销").click()
+    assert row.get_by_role("button", name="撤销").is_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="撤销").click()
+    page.wait_for_selector(".flash-success")
+    assert "已撤销：删除新增的 2 条，恢复被更新的 0 条" in flash_texts(page)
+    page.goto("/console/breakfast/roster")
+    assert "名册为空" in page.content()
 
 
 def test_print_a_qr_poster(page, live):

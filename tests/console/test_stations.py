@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.console.conftest import api_token, flashes, signed_in
+from tests.console.conftest import api_token, flashes, signed_in, upload_and_confirm
 from tests.helpers import bearer, login_worker
 from tests.stations.support import create as api_create
 
@@ -78,8 +78,7 @@ def test_import_shows_the_result_of_every_row(app, client, city, manager):
     content = ("编码,名称,地址,纬度,经度,开放时间,设施\n"
                "YZ-I-1,一号驿站,扬州市一号路,32.39,119.41,24h,饮水、充电\n"
                "YZ-I-2,二号驿站,扬州市二号路,不是数字,119.41,24h,饮水\n").encode()
-    resp = manager.post("/console/stations/import", {"file": (io.BytesIO(content), "stations.csv")},
-                        content_type="multipart/form-data")
+    resp = upload_and_confirm(manager, "/console/stations/import", content, "stations.csv")
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
     assert '<strong class="num-created">1</strong>' in page
@@ -107,3 +106,19 @@ def test_workers_reports_are_resolved_from_the_console(app, client, city, manage
     assert "反馈已标记为已处理" in flashes(manager.text(resp.headers["Location"]))
     assert "饮水机坏了" not in manager.text("/console/stations/reports")
     assert "已更换饮水机" in manager.text("/console/stations/reports?status=all")
+
+
+def test_the_form_reads_hours_with_the_imports_grammar(app, client, city, manager):
+    typed = dict(NEW, hours_mode="weekly", hours_mon="8:00～11:30，13:30至21:00", hours_sat="22:00-次日06:00")
+    resp = manager.post("/console/stations/new", typed)
+    assert resp.status_code == 302, flashes(resp.get_data(as_text=True))
+    public = client.get(f"/api/v1/stations/{station_id(app, 'YZ-GL-001')}").get_json()
+    assert public["opening_hours"]["mon"] == ["08:00-11:30", "13:30-21:00"]
+    assert public["opening_hours"]["sat"] == ["22:00-06:00"] and public["opening_hours"]["tue"] == []
+    resp = manager.post("/console/stations/new", dict(NEW, code="YZ-GL-002", hours_daily="8点-20点"))
+    assert resp.status_code == 422 and "时间段“8点-20点”格式不正确" in resp.get_data(as_text=True)
+    api = api_token(app, "station_manager", city["district"])
+    created = client.post("/api/v1/admin/stations", headers=bearer(api), json={
+        "code": "YZ-API", "name": "接口驿站", "address": "扬州", "lat": 32.39, "lng": 119.41,
+        "opening_hours": "07:00-11:30、13:30-21:00"})
+    assert created.status_code == 201 and created.get_json()["opening_hours"]["sun"] == ["07:00-11:30", "13:30-21:00"]

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from service.common.clock import SHANGHAI, local
-from service.stations.hours import HoursError, is_open, normalise, normalise_closure
+from service.stations.hours import DAYS, HoursError, is_open, normalise, normalise_closure
 
 UTC = dt.UTC
 
@@ -104,3 +104,33 @@ def test_nonsense_hours_are_refused_in_chinese(bad):
 def test_a_closure_ending_before_it_starts_is_refused():
     with pytest.raises(HoursError):
         normalise_closure({"from": "2026-03-05", "until": "2026-03-01"})
+
+
+@pytest.mark.parametrize("typed", [
+    "08:00-11:30, 13:30-21:00", "08:00-11:30，13:30-21:00", "08:00-11:30、13:30-21:00", "08:00-11:30; 13:30-21:00",
+    "8:00～11:30；13:30至21:00", "０８：００—１１：３０，１３：３０到２１：００", "08:00 - 11:30  13:30 -- 21:00",
+])
+def test_the_ways_clerks_type_two_ranges_a_day(typed):
+    assert normalise(typed) == {day: ["08:00-11:30", "13:30-21:00"] for day in DAYS}
+    assert normalise({"mon": typed})["mon"] == ["08:00-11:30", "13:30-21:00"]
+
+
+def test_next_day_is_read_and_what_is_not_understood_is_named():
+    assert normalise("22:00-次日06:00")["sun"] == ["22:00-06:00"]
+    assert normalise("２４ｈ") == "24h"
+    refused = {
+        "8点-20点": "时间段“8点-20点”格式不正确",
+        "08:00-12:00-14:00-18:00": "时间段“08:00-12:00-14:00-18:00”格式不正确",
+        "08:00-12:00，下午 14:00-18:00": "时间段“下午 14:00-18:00”格式不正确",
+        "0800-2000": "时间段“0800-2000”格式不正确",
+        "08:00-次日20:00": "时间段“08:00-次日20:00”写了“次日”，但结束时间晚于开始时间，请核对",
+        "25:00-26:00": "时间段“25:00-26:00”中的时间无效",
+        ", ".join(["08:00-09:00"] * 7): "每天最多 6 个时间段",
+    }
+    for typed, message in refused.items():
+        with pytest.raises(HoursError) as err:
+            normalise(typed)
+        assert str(err.value).startswith(message), (typed, str(err.value))
+    with pytest.raises(HoursError) as err:
+        normalise({"tue": "08:00-12:00，14点-18点"})
+    assert str(err.value).startswith("周二：时间段“14点-18点”格式不正确")

@@ -1,4 +1,6 @@
-"""Bulk import of stations from spreadsheets: good rows land, bad rows are named, the index follows."""
+"""Bulk import of stations from spreadsheets: good rows land, bad rows are named, the index follows;
+messy clerks' files (title rows, GBK, blank rows, Chinese separators, swapped or zero coordinates),
+the dry run that writes nothing, and the template that imports as it is."""
 from __future__ import annotations
 
 import io
@@ -30,7 +32,7 @@ def test_a_gbk_csv_with_one_bad_row_lands_the_others(app, client):
     resp = import_file(client, admin, csv_upload(rows, encoding="gbk"))
     assert resp.status_code == 200, resp.get_json()
     result = resp.get_json()
-    assert result["created"] == 3 and result["updated"] == 0 and result["warnings"] == []
+    assert result["created"] == 3 and result["updated"] == 0 and result["dry_run"] is False
     assert len(result["errors"]) == 1
     assert result["errors"][0]["row"] == 3
     assert result["errors"][0]["message"].startswith("第 3 行") and "纬度" in result["errors"][0]["message"]
@@ -44,7 +46,7 @@ def test_a_gbk_csv_with_one_bad_row_lands_the_others(app, client):
     assert audits[0].details["created"] == 3 and audits[0].details["errors"] == 1
 
 
-def test_an_xlsx_upserts_by_code_warns_outside_china_and_names_unknown_amenities(app, client):
+def test_an_xlsx_upserts_by_code_refuses_outside_china_and_names_unknown_amenities(app, client):
     from openpyxl import Workbook
 
     admin = staff_token(app, client, "admin")
@@ -66,15 +68,15 @@ def test_an_xlsx_upserts_by_code_warns_outside_china_and_names_unknown_amenities
     resp = import_file(client, admin, (buf, "驿站.xlsx"))
     assert resp.status_code == 200, resp.get_json()
     result = resp.get_json()
-    assert result["created"] == 2 and result["updated"] == 1
+    assert result["created"] == 1 and result["updated"] == 1
     errors = {e["row"]: e["message"] for e in result["errors"]}
-    assert set(errors) == {3, 5, 8}
+    assert set(errors) == {3, 4, 5, 8}
     assert "桑拿" in errors[3] and "按摩" in errors[3]
+    assert errors[4] == "第 4 行：坐标（纬度 1.29，经度 103.85）不在中国境内，请核对"
     assert "纬度" in errors[5] and "填反" in errors[5]
     assert "重复" in errors[8] and "第 6 行" in errors[8]
-    warnings = {w["row"]: w["message"] for w in result["warnings"]}
-    assert set(warnings) == {4}
-    assert "不在中国境内" in warnings[4]
+    assert [(r["row"], r["action"], r["key"]) for r in result["rows"]] == [(2, "updated", "YZ-HJ-001"),
+                                                                          (6, "created", "YZ-HJ-005")]
 
     updated = client.get(f"/api/v1/stations/{existing['id']}").get_json()
     assert updated["name"] == "京华城驿站" and updated["phone"] == "51487000001"
@@ -151,6 +153,147 @@ def test_bulk_load_for_seeding_and_benchmarks(app, client):
 
     with app.app_context():
         totals = importer.bulk_load(records(), chunk_size=7)
-    assert totals == {"created": 30, "updated": 0, "errors": 1, "warnings": 0}
+    assert totals == {"created": 30, "updated": 0, "errors": 1}
     items = nearby(client, amenities="charging", limit=3).get_json()["items"]
     assert [(i["name"], i["distance_m"]) for i in items] == [("批量1", 200), ("批量3", 400), ("批量5", 600)]
+
+
+def _xlsx(rows: list[list], title_rows: list[list] = (), merge: str | None = None) -> io.BytesIO:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for row in list(title_rows) + rows:
+        ws.append(row)
+    if merge:
+        ws.merge_cells(merge)
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    return buf
+
+
+def test_a_clerks_xlsx_with_title_rows_blank_rows_and_chinese_separators(app, client):
+    admin = staff_token(app, client, "admin")
+    a, b, c = offset(east_m=100), offset(east_m=200), offset(east_m=300)
+    titles = [["扬州市户外劳动者驿站汇总表", None, None, None, None, None, None, None],
+              ["填报单位：广陵区总工会", None, None, None, "填报日期：2026年3月", None, None, None],
+              [None] * 8]
+    rows = [
+        ["编 码", "驿站名称", "详细地址", "纬度", "经度", "联系电话", "服务设施", "开放时段"],
+        ["GL-1", "午休驿站", "广陵区一号", a[0], a[1], None, "饮水，充电", "08:00-11:30, 13:30-21:00"],
+        ["GL-2", "全角驿站", "广陵区二号", b[0], b[1], None, "饮水", "８：００～１１：３０；１３：３０至２１：００"],
+        [None] * 8,
+        ["GL-3", "夜班驿站", "广陵区三号", c[0], c[1], None, "热饭", "22:00—次日06:00"],
+        ["GL-4", "零点驿站", "广陵区四号", 0, 0, None, "饮水", "24h"],
+        ["GL-5", "填反驿站", "广陵区五号", a[1], a[0], None, "饮水", "24h"],
+        ["GL-6", "写错时间的驿站", "广陵区六号", a[0], a[1], None, "饮水", "8点-20点"],
+        ["GL-7", "连写时间的驿站", "广陵区七号", a[0], a[1], None, "饮水", "08:00-12:00-14:00-18:00"],
+        [None] * 8,
+    ]
+    resp = import_file(client, admin, (_xlsx(rows, titles, merge="A1:H1"), "驿站汇总.xlsx"))
+    assert resp.status_code == 200, resp.get_json()
+    result = resp.get_json()
+    assert (result["created"], result["updated"]) == (3, 0)
+    assert [r["key"] for r in result["rows"]] == ["GL-1", "GL-2", "GL-3"]
+    errors = {e["row"]: e["message"] for e in result["errors"]}
+    assert errors == {
+        9: "第 9 行：坐标（纬度 0，经度 0）不在中国境内，请核对",
+        10: "第 10 行：纬度应在 -85.0511 到 85.0511 之间；"
+            "纬度和经度可能填反了（纬度在前，约 3.8–53.6；经度约 73.5–135.1）",
+        11: "第 11 行：开放时间：时间段“8点-20点”格式不正确，应为 HH:MM-HH:MM，多个时间段用逗号分隔，"
+            "例如 08:00-11:30, 13:30-21:00",
+        12: "第 12 行：开放时间：时间段“08:00-12:00-14:00-18:00”格式不正确，应为 HH:MM-HH:MM，多个时间段用逗号分隔，"
+            "例如 08:00-11:30, 13:30-21:00",
+    }
+    hours = {i["name"]: i["opening_hours"] for i in nearby(client).get_json()["items"]}
+    assert hours["午休驿站"]["wed"] == ["08:00-11:30", "13:30-21:00"]
+    assert hours["全角驿站"]["sun"] == ["08:00-11:30", "13:30-21:00"]
+    assert hours["夜班驿站"]["mon"] == ["22:00-06:00"]
+
+
+def test_a_gbk_csv_with_a_title_row_and_blank_lines(app, client):
+    admin = staff_token(app, client, "admin")
+    p = offset(north_m=500)
+    content = ("扬州市驿站名单（2026 年）\r\n"
+               "\r\n"
+               "编码,名称,地址,纬度,经度,开放时间,设施\r\n"
+               f"GBK-1,汶河驿站,广陵区汶河路,{p[0]},{p[1]},\"07:00-11:30、13:30-21:00\",饮水、空调\r\n"
+               ",,,,,,\r\n"
+               f"GBK-2,双东驿站,广陵区东关街,{p[0]},{p[1]},24小时,饮水|充电\r\n").encode("gbk")
+    resp = import_file(client, admin, (io.BytesIO(content), "名单.csv"))
+    assert resp.status_code == 200, resp.get_json()
+    result = resp.get_json()
+    assert (result["created"], result["errors"]) == (2, [])
+    assert [r["row"] for r in result["rows"]] == [4, 6]
+    items = {i["name"]: i for i in nearby(client).get_json()["items"]}
+    assert items["汶河驿站"]["opening_hours"]["fri"] == ["07:00-11:30", "13:30-21:00"]
+    assert items["汶河驿站"]["amenities"] == ["water", "air_conditioning"]
+    assert items["双东驿站"]["opening_hours"] == "24h"
+
+
+def _redis_state(redis_client) -> dict:
+    return {key: redis_client.dump(key) for key in redis_client.scan_iter("stations:*")}
+
+
+def test_a_dry_run_answers_as_the_import_would_and_writes_nothing(app, client, redis_client):
+    from models import db
+    from models.imports import Import
+    from models.station import Station
+
+    admin = staff_token(app, client, "admin")
+    existing = create(client, admin, "DRY-1", name="旧名字")
+    nearby(client)  # the index is built
+    p = offset(east_m=800)
+    rows = [["编码", "名称", "地址", "纬度", "经度", "开放时间"],
+            ["DRY-1", "新名字", "广陵区", p[0], p[1], "24h"],
+            ["DRY-2", "新驿站", "广陵区", p[0], p[1], "06:00-22:00"],
+            ["DRY-3", "坏驿站", "广陵区", p[0], p[1], "整天"]]
+    audits, index = len(_audit(app, "station.import")), _redis_state(redis_client)
+
+    resp = client.post("/api/v1/admin/stations/import?dry_run=true", data={"file": csv_upload(rows)},
+                       headers=bearer(admin), content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.get_json()
+    preview = resp.get_json()
+    assert preview["dry_run"] is True and preview["import_id"] is None
+    assert (preview["created"], preview["updated"]) == (1, 1)
+    assert [(r["row"], r["action"], r["key"], r["name"]) for r in preview["rows"]] == [
+        (2, "updated", "DRY-1", "新名字"), (3, "created", "DRY-2", "新驿站")]
+    assert [e["row"] for e in preview["errors"]] == [4] and "整天" in preview["errors"][0]["message"]
+
+    with app.app_context():
+        assert db.session.scalar(select(Station.name).where(Station.id == existing["id"])) == "旧名字"
+        assert db.session.scalars(select(Station.code)).all() == ["DRY-1"]
+        assert db.session.scalars(select(Import)).all() == []
+    assert len(_audit(app, "station.import")) == audits
+    assert _redis_state(redis_client) == index
+
+    real = import_file(client, admin, csv_upload(rows)).get_json()
+    assert real["dry_run"] is False and isinstance(real["import_id"], int)
+    assert {k: v for k, v in real.items() if k not in ("dry_run", "import_id")} == \
+        {k: v for k, v in preview.items() if k not in ("dry_run", "import_id")}
+    assert client.get(f"/api/v1/stations/{existing['id']}").get_json()["name"] == "新名字"
+
+
+def test_the_downloaded_template_imports_its_example_row(app, client):
+    from openpyxl import load_workbook
+
+    admin = staff_token(app, client, "station_manager", make_org(app, "扬州市总工会"))
+    resp = client.get("/api/v1/admin/stations/import-template.xlsx", headers=bearer(admin))
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    assert "filename*=UTF-8''%E9%A9%BF%E7%AB%99" in resp.headers["Content-Disposition"]
+    wb = load_workbook(io.BytesIO(resp.data))
+    sheet = wb.worksheets[0]
+    assert [c.value for c in sheet[1]] == ["编码", "名称", "地址", "纬度", "经度", "电话", "设施", "开放时间"]
+    assert sheet.max_row == 2 and sheet.freeze_panes == "A2"
+    amenities = next(v for v in sheet.data_validations.dataValidation if str(v.sqref).startswith("G2"))
+    assert amenities.type == "list" and "饮水,热饭,充电" in amenities.formula1
+    assert amenities.showErrorMessage is False  # several amenities may be typed into one cell
+    assert sheet.column_dimensions["C"].width > 20
+    assert wb.sheetnames == ["驿站", "填写说明"]
+
+    result = import_file(client, admin, (io.BytesIO(resp.data), "驿站导入模板.xlsx")).get_json()
+    assert (result["created"], result["updated"], result["errors"]) == (1, 0, [])
+    station = client.get("/api/v1/admin/stations", headers=bearer(admin)).get_json()["items"][0]
+    assert station["opening_hours"]["mon"] == ["07:00-11:30", "13:30-21:00"]
+    assert station["amenities"] == ["water", "charging", "toilet"]
