@@ -57,6 +57,7 @@ ACTIONS = {
     "arrears.case.transition": "办理欠薪案件",
     "arrears.cases.export": "导出欠薪案件表",
     "arrears.alert.acknowledge": "确认群体性欠薪提醒",
+    "import.undo": "撤销一次导入",
 }
 
 # The filter's groups: a prefix of actions and its name (a prefix matches every action starting with it).
@@ -68,6 +69,7 @@ GROUPS = (
     ("organization.", "工会组织"),
     ("staff.", "工作人员账号"),
     ("arrears.", "欠薪报工"),
+    ("import.", "导入记录"),
 )
 
 OBJECTS = {
@@ -85,6 +87,7 @@ OBJECTS = {
     "staff": "工作人员账号",
     "arrears_report": "欠薪报工",
     "arrears_case": "欠薪案件",
+    "import": "导入记录",
 }
 
 FIELDS = {
