@@ -431,6 +431,31 @@ def test_a_past_consultation_marked_complete_and_read_in_the_audit_log(page, liv
     screenshots(page, "audit-log")
 
 
+def test_a_lawyer_sees_and_calls_the_workers_number(page, live):
+    """The day's bookings show the worker's name and a number to call (the booking's contact
+    phone, else the bound one) as a link the lawyer's phone dials."""
+    root, token, lawyer = legal_aid_city(live)
+    api = live.test_client()
+    resp = api.post("/api/v1/admin/legal-aid/slots", headers={"Authorization": f"Bearer {token}"}, json={
+        "provider_id": lawyer, "starts_at": "2026-03-05T10:00:00+08:00", "ends_at": "2026-03-05T11:00:00+08:00",
+        "capacity": 2, "mode": "online", "location": "电话咨询"})
+    assert resp.status_code == 201, resp.get_json()
+    worker = login_worker(api, "wang")
+    resp = api.post("/api/v1/legal-aid/bookings", headers={"Authorization": f"Bearer {worker}"},
+                    json={"slot_id": resp.get_json()["slot"]["id"], "topic": "work_injury",
+                          "description": "送餐途中摔伤，平台不认工伤", "contact_phone": "13952718888"})
+    assert resp.status_code == 201, resp.get_json()
+    booking = resp.get_json()["id"]
+
+    sign_in(page, make_clerk(live, "legal_aid_staff", root))
+    page.get_by_role("link", name="法律援助").click()
+    card = page.locator(f"#booking-{booking}")
+    card.wait_for()
+    call = card.locator('a[href^="tel:"]')
+    assert call.get_attribute("href") == "tel:13952718888" and "13952718888" in call.inner_text()
+    screenshots(page, "legal-aid-contact")
+
+
 # --- enrollment, breakfast, long lists ----------------------------------------------------------
 
 def test_batch_review_with_select_all(page, live):
