@@ -9,7 +9,7 @@ import pytest
 
 from service.common import clock
 from tests.breakfast.helpers import check_in, create_point, eligible_worker, scene_of
-from tests.console.conftest import api_token, signed_in
+from tests.console.conftest import api_token, signed_in, upload_and_confirm
 from tests.helpers import login_worker
 from tests.legal_aid.helpers import World, at, book
 
@@ -26,11 +26,8 @@ def pager_of(page: str) -> str:
 
 
 def test_numbered_pages_a_jump_box_and_a_page_past_the_end(app, client, city):
-    import io
-
     manager = signed_in(app, client, "breakfast_manager", city["root"])
-    resp = manager.post("/console/breakfast/roster", {"file": (io.BytesIO(roster_of(125)), "名册.csv")},
-                        content_type="multipart/form-data")
+    resp = upload_and_confirm(manager, "/console/breakfast/roster", roster_of(125), "名册.csv")
     assert '<strong class="num-created">125</strong>' in resp.get_data(as_text=True)
 
     first = pager_of(manager.text("/console/breakfast/roster?active=true"))
