@@ -66,9 +66,11 @@ def test_import_a_roster_preview_it_and_undo_it(page, live):
     sign_in(page, make_clerk(live, "breakfast_manager", root))
     page.get_by_role("link", name="爱心早餐").click()
     page.get_by_role("link", name="名册").click()
-    content = "姓名,手机号,单位\n张三,13952710001,广陵环卫所\n李四,13952710002,广陵环卫所\n王五,12345,广陵环卫所\n"
+    # as a clerk's Excel saves it: a title row, a blank row, then the header; GBK
+    content = ("广陵区环卫工人爱心早餐名册（2026年3月）,,\n,,\n姓名,手机号,单位\n"
+               "张三,13952710001,广陵环卫所\n李四,13952710002,广陵环卫所\n王五,12345,广陵环卫所\n")
     page.locator("input[type=file]").set_input_files(
-        {"name": "名册.csv", "mimeType": "text/csv", "buffer": content.encode("utf-8")})
+        {"name": "名册.csv", "mimeType": "text/csv", "buffer": content.encode("gbk")})
     page.get_by_role("button", name="上传并预览").click()
     preview = page.locator("#import-preview")
     preview.wait_for()
@@ -80,7 +82,7 @@ def test_import_a_roster_preview_it_and_undo_it(page, live):
     result.wait_for()
     assert result.locator(".num-created").inner_text() == "2"
     assert result.locator(".num-errors").inner_text() == "1"
-    assert "4" in result.locator("tbody td").first.inner_text()  # the bad row's number
+    assert "6" in result.locator("tbody td").first.inner_text()  # the bad row's number in the sheet
     assert page.get_by_role("cell", name="139****0001").is_visible()
     assert "13952710001" not in page.content()
 
