@@ -36,7 +36,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev system-parts
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest -p random_order --random-order-bucket=global -m "not browser and not postgres"
+	@seed=$$(od -An -N2 -tu2 /dev/urandom | tr -d ' '); echo "shuffled: -p random_order --random-order-seed=$$seed"; \
+	$(BIN)/python -m pytest -p random_order --random-order-bucket=global --random-order-seed=$$seed \
+		-m "not browser and not postgres"
 
 # The real parts the tests need, from Debian's packages: PostgreSQL 15 with PostGIS,
 # nginx (the reverse-proxy tests) and Chromium (the console's browser tests;
