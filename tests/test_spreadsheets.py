@@ -123,3 +123,26 @@ def test_an_export_opens_ready_to_use(app, client):
     assert ws["A1"].font.bold
     widths = [ws.column_dimensions[c].width for c in "ABC"]
     assert all(w and w >= 6 for w in widths), widths
+
+
+def test_the_member_list_holds_real_date_cells(app, client):
+    """Dates a clerk can sort and filter in Excel: date cells in Beijing time, not text."""
+    import datetime as dt
+
+    from service.common import clock
+    from tests.enrollment import apply
+    from tests.helpers import login_worker, make_org
+
+    clock.freeze(clock.local(2026, 3, 10, 9, 30))
+    org = make_org(app, "扬州市总工会")
+    reviewer = staff_token(app, client, "enrollment_reviewer", org)
+    worker = login_worker(client, "datecells")
+    application = apply(client, worker, org).get_json()["id"]
+    assert client.post(f"/api/v1/admin/enrollment/applications/{application}/approve",
+                       headers=bearer(reviewer)).status_code == 200
+    resp = client.get("/api/v1/admin/enrollment/members.xlsx", headers=bearer(reviewer))
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    headers = [c.value for c in ws[1]]
+    joined = ws.cell(row=2, column=headers.index("入会时间") + 1)
+    assert isinstance(joined.value, dt.datetime) and joined.value == dt.datetime(2026, 3, 10, 9, 30)
+    assert joined.number_format == "yyyy-mm-dd hh:mm"

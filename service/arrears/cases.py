@@ -388,9 +388,7 @@ def case_rows(scope: Scope, args: dict) -> tuple[list[str], list[list]]:
         rows.append([case_id, org, employer, code or "", CASE_STATUS_LABELS.get(status, status),
                      "是" if collective else "否", reporters, int(workers), _yuan(owed),
                      REFERRAL_LABELS.get(referred_to, "") if referred_to else "", _yuan(recovered),
-                     resolved_on.isoformat() if resolved_on else "",
-                     clock.to_local(created_at).strftime("%Y-%m-%d %H:%M"),
-                     clock.to_local(updated_at).strftime("%Y-%m-%d %H:%M")])
+                     resolved_on, created_at, updated_at])  # date cells, in Beijing time
     audit("arrears.cases.export", "arrears_case", None, details={"rows": len(rows)})
     db.session.commit()
     return CASE_HEADERS, rows

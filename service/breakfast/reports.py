@@ -189,7 +189,7 @@ def report_sheets(report: dict) -> dict[str, tuple[list[str], list[list]]]:
     names = {p["point_id"]: p["name"] for p in report["points"]}
     summary = [[label, p["name"], p["servings"], p["distinct_workers"]] for p in report["points"]]
     summary.append([label, "合计", report["total_servings"], report["distinct_workers"]])
-    daily = [[d["serving_date"].isoformat(), names[p["point_id"]], d["count"]]
+    daily = [[d["serving_date"], names[p["point_id"]], d["count"]]  # a date cell
              for p in report["points"] for d in p["days"]]
     workers = [[w["name"] or "（已删除）", w["phone"] or "", w["employer"] or "", w["count"]]
                for w in report["workers"]]

@@ -342,9 +342,7 @@ def export_members(scope: Scope, args: dict) -> tuple[list[str], Iterator[list]]
             yield [member_no, name, rules.GENDER_LABELS.get(gender or "", ""),
                    shown(id_enc, ID_CONTEXT, full=whole), shown(phone_enc, PHONE_CONTEXT, full=whole),
                    rules.occupation_label(occupation, other), employer, region, org_name,
-                   clock.to_local(joined_at).strftime("%Y-%m-%d %H:%M"),
-                   MEMBERSHIP_STATUS_LABELS.get(status, status),
-                   clock.to_local(submitted_at).strftime("%Y-%m-%d %H:%M") if submitted_at else None]
+                   joined_at, MEMBERSHIP_STATUS_LABELS.get(status, status), submitted_at]  # date cells
         _audit_export(scope, args, full, count, unmasked)
 
     return EXPORT_HEADERS, rows()
