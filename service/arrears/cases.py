@@ -75,13 +75,13 @@ from service.arrears.timeline import (
     REFERRAL_LABELS,
     record,
     tell_worker,
-    transactional,
 )
 from service.auth.permissions import Scope, subtree_ids
 from service.common import clock
 from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.common.schemas import MAX_ID
+from service.common.transaction import transactional
 from service.errors import ValidationFailed
 
 log = logging.getLogger(__name__)

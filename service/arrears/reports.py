@@ -31,10 +31,11 @@ from models.arrears import EVIDENCE_MAX_FILES, ArrearsCase, ArrearsEvidence, Arr
 from service.arrears import evidence as photos
 from service.arrears.employers import employer_key
 from service.arrears.errors import PhoneRequired, ReportNotFound, ReportNotSubmitted, ReportPending
-from service.arrears.timeline import REPORT_STATUS_LABELS, record, transactional
+from service.arrears.timeline import REPORT_STATUS_LABELS, record
 from service.common import clock, pii
 from service.common.pagination import paginate
 from service.common.schemas import MAX_ID
+from service.common.transaction import transactional
 from service.errors import ValidationFailed
 
 ADDRESS_CONTEXT = "arrears.work_address"

@@ -8,7 +8,6 @@ new state, ``thing3`` what happened (the reason, the note) and ``time4`` when.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from models import db
 from models.arrears import ArrearsEvent, ArrearsReport
@@ -25,18 +24,6 @@ EVENT_LABELS = {"submitted": "提交报工", "withdrawn": "撤回报工", "accep
 # What a step means to the worker when staff wrote no note.
 DEFAULT_NOTES = {"coordinating": "工会正在与用人单位协调", "referred": "案件已移交{referral}",
                  "resolved": "欠薪问题已解决", "closed": "案件已结案"}
-
-
-def transactional(fn):
-    """One use case, one transaction: any error rolls back what was written (and the locks)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except BaseException:
-            db.session.rollback()
-            raise
-    return wrapper
 
 
 def record(kind: str, at: dt.datetime, *, report_id: int | None = None, case_id: int | None = None,

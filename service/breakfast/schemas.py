@@ -12,6 +12,8 @@ from service.breakfast import qr
 from service.common.schemas import (
     ID_RANGE,
     BodySchema,
+    ComputedInteger,
+    ComputedString,
     LocalDateTime,
     NotInUrl,
     OutSchema,
@@ -64,28 +66,6 @@ class Month(fields.Field):
         if m is None or not 2000 <= int(m.group(1)) <= 2100:
             raise self.make_error("invalid")
         return dt.date(int(m.group(1)), int(m.group(2)), 1)
-
-
-class _Computed:
-    """A field whose value is ``compute(obj)`` of the object dumped rather than one
-    of its attributes; documented as the field class it is mixed into."""
-
-    _CHECK_ATTRIBUTE = False
-
-    def __init__(self, compute, **kwargs):
-        super().__init__(**kwargs)
-        self.compute = compute
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return super()._serialize(self.compute(obj), attr, obj, **kwargs)
-
-
-class ComputedString(_Computed, fields.String):
-    pass
-
-
-class ComputedInteger(_Computed, fields.Integer):
-    pass
 
 
 # --- points --------------------------------------------------------------------

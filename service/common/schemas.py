@@ -201,3 +201,32 @@ def page_schema(item_schema, name: str | None = None) -> type[ma.Schema]:
         "page": fields.Integer(required=True),
         "per_page": fields.Integer(required=True),
     }, name=name or f"{getattr(item_schema, '__name__', 'Item').replace('Schema', '')}Page")
+
+
+class _Computed:
+    """A field whose value is ``compute(obj)`` of the object dumped rather than one of
+    its attributes, typed and documented as the field class it is mixed into (a
+    ``fields.Function`` would be untyped and marked read-only in the OpenAPI document)."""
+
+    def __init__(self, compute, **kwargs):
+        super().__init__(**kwargs)
+        self.compute = compute
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return self.compute(obj)
+
+
+class ComputedString(_Computed, fields.String):
+    pass
+
+
+class ComputedInteger(_Computed, fields.Integer):
+    pass
+
+
+class ComputedBoolean(_Computed, fields.Boolean):
+    pass
+
+
+class ComputedTime(_Computed, LocalDateTime):
+    pass

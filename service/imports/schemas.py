@@ -2,11 +2,18 @@
 the list of imports and the answer of an undo."""
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
 from models.imports import IMPORT_KINDS, IMPORT_STATUSES, ITEM_ACTIONS
-from service.common.schemas import LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
+from service.common.schemas import (
+    ComputedBoolean,
+    ComputedTime,
+    LocalDateTime,
+    OutSchema,
+    PageArgs,
+    QuerySchema,
+    page_schema,
+)
 from service.imports.records import can_undo, undo_deadline
 
 KIND_LABELS = {"stations": "驿站", "roster": "早餐名册"}
@@ -45,25 +52,6 @@ class ImportListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(IMPORT_STATUSES), metadata={"description": "done 或 undone"})
 
 
-class _Computed:
-    """A field whose value is ``compute(obj)`` of the object dumped; documented as the field class mixed in."""
-
-    def __init__(self, compute, **kwargs):
-        super().__init__(**kwargs)
-        self.compute = compute
-
-    def get_value(self, obj, attr, accessor=None, default=ma.missing):
-        return self.compute(obj)
-
-
-class _ComputedBoolean(_Computed, fields.Boolean):
-    pass
-
-
-class _ComputedTime(_Computed, LocalDateTime):
-    pass
-
-
 class ImportRecordSchema(OutSchema):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, metadata={"description": "stations 驿站，roster 早餐名册"})
@@ -75,9 +63,9 @@ class ImportRecordSchema(OutSchema):
     updated = fields.Integer(required=True)
     refused = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"description": "done 已导入，undone 已撤销"})
-    undo_until = _ComputedTime(undo_deadline, required=True,
+    undo_until = ComputedTime(undo_deadline, required=True,
                                metadata={"description": "可撤销的截止时间（导入后 IMPORT_UNDO_DAYS 天）"})
-    can_undo = _ComputedBoolean(can_undo, required=True, metadata={"description": "现在能否撤销"})
+    can_undo = ComputedBoolean(can_undo, required=True, metadata={"description": "现在能否撤销"})
     undone_at = LocalDateTime(allow_none=True)
     undone_by = fields.String(allow_none=True, attribute="undone_by_name")
     removed = fields.Integer(allow_none=True)

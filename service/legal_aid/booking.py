@@ -35,6 +35,7 @@ from models import Worker, db
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from service.common import clock, pii
 from service.common.pagination import paginate
+from service.common.transaction import transactional
 from service.legal_aid import display, messages, store
 from service.legal_aid.errors import (
     AlreadyBooked,
@@ -88,7 +89,7 @@ def list_open_slots(args: dict) -> dict:
     return paginate(stmt, args["page"], args["per_page"])
 
 
-@store.transactional
+@transactional
 def book_slot(worker: Worker, data: dict) -> LegalAidBooking:
     """Book one seat.  Checks, in order: 404 unknown/cancelled slot (or inactive
     provider), 409 ``slot_started``, ``outside_booking_window``,
@@ -179,7 +180,7 @@ def _release(booking_id: int, slot_id: int, values: dict) -> bool:
     return bool(done)
 
 
-@store.transactional
+@transactional
 def cancel_my_booking(worker: Worker, booking_id: int) -> LegalAidBooking:
     """The owner cancels: ``booked`` only (409 ``invalid_state``), until the
     cut-off before the start (409 ``cancel_window_closed``); the seat is freed

@@ -31,6 +31,7 @@ from service.common import clock
 from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.pagination import paginate
+from service.common.transaction import transactional
 from service.errors import ValidationFailed
 from service.legal_aid import messages, store
 from service.legal_aid.errors import SlotAlreadyCancelled, SlotOverlap, SlotStarted
@@ -74,7 +75,7 @@ def _count_upcoming(rules: list[LegalAidRule]) -> list[LegalAidRule]:
 
 # --- providers ---------------------------------------------------------------------------
 
-@store.transactional
+@transactional
 def create_provider(scope: Scope, data: dict) -> LegalAidProvider:
     """A lawyer (with ``firm``) or a volunteer station (with ``address``) under an
     organization the caller reaches (422 ``organization_id`` otherwise)."""
@@ -101,7 +102,7 @@ def list_providers(scope: Scope, args: dict) -> dict:
     return paginate(stmt, args["page"], args["per_page"])
 
 
-@store.transactional
+@transactional
 def update_provider(scope: Scope, provider_id: int, data: dict) -> LegalAidProvider:
     """Rename, change firm/address/phone, or (de)activate.  A deactivated provider's
     slots disappear from the worker's list and cannot be booked; existing
@@ -133,7 +134,7 @@ def _open_slots_between(provider_id: int, start: dt.datetime, end: dt.datetime) 
         LegalAidSlot.starts_at < end, LegalAidSlot.ends_at > start)))
 
 
-@store.transactional
+@transactional
 def create_slots(scope: Scope, data: dict) -> dict:
     """One slot, or a weekly rule and the slots it generates (see ``_generate``):
     ``{created, skipped_dates, slot, rule}``."""
@@ -269,7 +270,7 @@ def list_rules(scope: Scope, args: dict) -> dict:
     return page
 
 
-@store.transactional
+@transactional
 def update_rule(scope: Scope, rule_id: int, data: dict) -> dict:
     """Change a weekly rule and regenerate its future slots:
     ``{rule, created, removed, kept_booked, skipped_dates}``.
@@ -313,7 +314,7 @@ def update_rule(scope: Scope, rule_id: int, data: dict) -> dict:
     return {"rule": rule, "created": created, "removed": removed, "kept_booked": kept, "skipped_dates": skipped}
 
 
-@store.transactional
+@transactional
 def delete_rule(scope: Scope, rule_id: int) -> dict:
     """Delete a weekly rule: its future slots without bookings go, booked ones stay
     (as stand-alone slots), past slots stay for the record: ``{removed, kept_booked}``."""
@@ -343,7 +344,7 @@ def list_admin_slots(scope: Scope, args: dict) -> dict:
     return paginate(stmt.order_by(LegalAidSlot.starts_at, LegalAidSlot.id), args["page"], args["per_page"])
 
 
-@store.transactional
+@transactional
 def cancel_slot(scope: Scope, slot_id: int, reason: str) -> dict:
     """Staff cancel a slot: it leaves the worker's list, its booked bookings are
     cancelled (seats freed, reminders withdrawn) and each worker is sent a

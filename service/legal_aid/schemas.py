@@ -27,7 +27,17 @@ from models.legal_aid import (
     SLOT_STATUSES,
 )
 from service.common import clock
-from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema
+from service.common.schemas import (
+    ID_RANGE,
+    BodySchema,
+    ComputedBoolean,
+    ComputedInteger,
+    ComputedString,
+    LocalDateTime,
+    OutSchema,
+    PageArgs,
+    QuerySchema,
+)
 from service.common.validators import is_mainland_mobile
 from service.legal_aid import booking, display
 
@@ -102,32 +112,6 @@ def at_one_instant(view):
 
 def _now() -> dt.datetime:
     return ResponseContext.get()["now"]
-
-
-class _Computed:
-    """A field whose value ``compute(obj)`` works out from the whole object (typed,
-    unlike ``fields.Function``, and not marked read-only in the OpenAPI document)."""
-
-    _CHECK_ATTRIBUTE = False
-
-    def __init__(self, compute, **kwargs):
-        super().__init__(**kwargs)
-        self.compute = compute
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return super()._serialize(self.compute(obj), attr, obj, **kwargs)
-
-
-class ComputedString(_Computed, fields.String):
-    pass
-
-
-class ComputedInteger(_Computed, fields.Integer):
-    pass
-
-
-class ComputedBoolean(_Computed, fields.Boolean):
-    pass
 
 
 class Label(ComputedString):

@@ -30,6 +30,7 @@ from service.common import clock
 from service.common.audit import changes
 from service.common.audit import record as audit
 from service.common.pagination import paginate
+from service.common.transaction import transactional
 from service.legal_aid import contacts, display, messages, store
 from service.legal_aid.errors import ConsultationNotStarted, NotHandleable
 
@@ -74,7 +75,7 @@ def _common_organization(bookings: list[LegalAidBooking]) -> int | None:
     return int(common[-1]) if common else None
 
 
-@store.transactional
+@transactional
 def list_admin_bookings(scope: Scope, args: dict) -> dict:
     """``booking_page`` with each worker's contact (``contacts``); audit-logged with
     its filters and how many workers' contacts it disclosed."""
@@ -88,7 +89,7 @@ def list_admin_bookings(scope: Scope, args: dict) -> dict:
     return page
 
 
-@store.transactional
+@transactional
 def get_admin_booking(scope: Scope, booking_id: int) -> LegalAidBooking:
     """One booking with its worker's contact; audit-logged."""
     booking = store.booking_in_scope(scope, booking_id)
@@ -123,7 +124,7 @@ def _finish(scope: Scope, booking_id: int, actor_id: int | None, status: str, ac
     return booking
 
 
-@store.transactional
+@transactional
 def complete_booking(scope: Scope, booking_id: int, actor_id: int | None, data: dict) -> LegalAidBooking:
     """``booked`` → ``completed`` with the outcome and consultation notes, once the
     slot has begun (409 ``invalid_state``, ``consultation_not_started``)."""
@@ -131,7 +132,7 @@ def complete_booking(scope: Scope, booking_id: int, actor_id: int | None, data: 
                    {"outcome": data["outcome"], "notes": data.get("notes") or None})
 
 
-@store.transactional
+@transactional
 def mark_no_show(scope: Scope, booking_id: int, actor_id: int | None) -> LegalAidBooking:
     """``booked`` → ``no_show`` once the slot has begun (409 ``invalid_state``,
     ``consultation_not_started``)."""
@@ -167,7 +168,7 @@ def _day_sheet_rows(slots: list[LegalAidSlot]) -> tuple[list[list], int]:
     return out, contacts.disclosed(bookings, found)
 
 
-@store.transactional
+@transactional
 def day_sheet(scope: Scope, provider_id: int, day: dt.date) -> DaySheet:
     """The provider's consultations of one day, for printing: slots in time order,
     each with its bookings and the worker to call (see ``_day_sheet_rows``).

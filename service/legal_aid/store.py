@@ -7,7 +7,6 @@ take provider row → slot rows.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from sqlalchemy import select
 
@@ -17,18 +16,6 @@ from service.auth.permissions import Scope
 from service.common import clock
 from service.common.schemas import MAX_ID
 from service.legal_aid.errors import BookingNotFound, ProviderNotFound, RuleNotFound, SlotNotFound
-
-
-def transactional(fn):
-    """One use case, one transaction: any error rolls back what was written (and the locks)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except BaseException:
-            db.session.rollback()
-            raise
-    return wrapper
 
 
 def lock_row(model, row_id: int) -> None:

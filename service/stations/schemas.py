@@ -14,7 +14,16 @@ from marshmallow import ValidationError, fields, post_dump, post_load, pre_load,
 
 from models.station import AMENITIES, REPORT_KINDS, REPORT_STATUSES
 from service.common import clock
-from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
+from service.common.schemas import (
+    ID_RANGE,
+    BodySchema,
+    ComputedBoolean,
+    LocalDateTime,
+    OutSchema,
+    PageArgs,
+    QuerySchema,
+    page_schema,
+)
 from service.stations import hours
 from service.stations.geo import GEO_LAT_MAX
 
@@ -254,21 +263,6 @@ def _deleted(station) -> bool:
     return station.deleted_at is not None
 
 
-class Computed(fields.Boolean):
-    """A boolean computed from the object being dumped, ``compute(obj)``, rather than read from it.
-
-    Documented as the plain boolean it is (a ``fields.Function`` would need its
-    type spelled out and would be marked read-only).
-    """
-
-    def __init__(self, compute, **kwargs):
-        super().__init__(**kwargs)
-        self.compute = compute
-
-    def get_value(self, obj, attr, accessor=None, default=ma.missing):
-        return self.compute(obj)
-
-
 class NearbyItemSchema(OutSchema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
@@ -299,7 +293,7 @@ class StationSchema(OutSchema):
     opening_hours = OpeningHoursField(required=True)
     closure = fields.Nested(ClosureSchema, allow_none=True)
     photos = fields.List(fields.String())
-    open_now = Computed(is_open_now, required=True)
+    open_now = ComputedBoolean(is_open_now, required=True)
     organization_id = fields.Integer(allow_none=True)
     updated_at = LocalDateTime()
 
@@ -314,7 +308,7 @@ StationAdminPageSchema = page_schema(StationAdminSchema, "StationAdminPage")
 
 class StationSyncItemSchema(OutSchema):
     id = fields.Integer(required=True)
-    deleted = Computed(_deleted, required=True, metadata={"description": "true：已删除，客户端应移除"})
+    deleted = ComputedBoolean(_deleted, required=True, metadata={"description": "true：已删除，客户端应移除"})
     code = fields.String()
     name = fields.String()
     address = fields.String()
