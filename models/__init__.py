@@ -9,3 +9,4 @@ import models.legal_aid  # noqa: F401,E402
 import models.station  # noqa: F401,E402
 import models.breakfast  # noqa: F401,E402
 import models.arrears  # noqa: F401,E402
+import models.report  # noqa: F401,E402
