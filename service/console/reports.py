@@ -100,7 +100,7 @@ def report_template():
 @core.staff_page(*ROLES, upload=True)
 def upload_report_template():
     """上传本组织的年度工作报告模板；无法生成报告的模板不保存，原因显示在页面上"""
-    args = core.load(ReportArgs, {"year": str(clock.today_local().year), **core.form_data()})
+    args = _annual_args()  # the page's year and organization, from the form's address
     upload = core.load(TemplateUploadSchema, request.files)["file"]
     try:
         status = report.replace_template(g.scope, g.staff, upload, args)

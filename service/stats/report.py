@@ -44,7 +44,7 @@ TEMPLATE_ASCII_NAME = "annual-report-template.docx"
 
 # Every placeholder a template may use: name → what it holds (docs/contract.md §7 lists the same).
 PLACEHOLDERS = {
-    "工会名称": "报告单位：调用者所属的最上级工会组织（或所选组织）的名称，如 扬州市总工会",
+    "工会名称": "报告单位：本人所在的最上级工会（或所选的工会组织）的名称，如 扬州市总工会",
     "年度": "报告年度，如 2026",
     "成稿日期": "生成草稿的日期，如 2026年3月2日",
     "入会申请数": "年内提交的入会申请（份）",
