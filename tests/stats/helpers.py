@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
 
 from docx import Document
@@ -12,7 +13,7 @@ from service.common import clock
 from tests.arrears.helpers import World
 from tests.breakfast.helpers import check_in, create_point, eligible_worker, quick_staff_token, scene_of
 from tests.enrollment import apply, quick_staff
-from tests.helpers import bearer, login_worker, make_org
+from tests.helpers import bearer, login_worker, make_org, staff_token
 from tests.stations.support import create as create_station
 
 REPORT = "/api/v1/admin/stats/annual/report.docx"
@@ -20,6 +21,7 @@ TEMPLATE = "/api/v1/admin/stats/annual/report-template.docx"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 # The day the draft is made: its date line reads 2026年3月20日.
 DRAFTED = clock.local(2026, 3, 20, 10, 0)
+_admins = itertools.count(1)
 
 
 class Year(World):
@@ -101,7 +103,7 @@ class Year(World):
             assert resp.status_code == 201, resp.get_json()
 
     def admin_of(self, org_id: int | None) -> str:
-        return quick_staff(self.app, self.client, "admin", org_id)
+        return staff_token(self.app, self.client, "admin", org_id, username=f"year_admin_{next(_admins)}")
 
 
 def other_city(app) -> int:

@@ -110,6 +110,13 @@ def test_a_district_admin_drafts_the_districts_report_and_a_city_admin_may_draft
     resp = client.get(REPORT, query_string={"year": 2026, "organization_id": year.city}, headers=bearer(district_admin))
     assert resp.status_code == 422 and "organization_id" in resp.get_json()["error"]["details"]["fields"]
 
+    other_city(year.app)  # a second federation: a whole-federation admin must say which one
+    resp = client.get(REPORT, query_string={"year": 2026}, headers=bearer(year.admin_of(None)))
+    assert resp.status_code == 422 and resp.get_json()["error"]["details"]["fields"] == {
+        "organization_id": ["请选择工作报告所属的工会组织"]}
+    chosen = draft(client, year.admin_of(None), organization_id=year.city)
+    assert texts(chosen)[0] == "扬州市总工会2026年度工作报告（草稿）"
+
     resp = client.get(REPORT, query_string={"year": 2024}, headers=bearer(year.admin))
     body = "\n".join(texts(read_docx(resp.data)))
     assert "2024年度工作报告（草稿）" in body and "新发展会员0人。" in body
@@ -211,6 +218,22 @@ def test_a_syntax_error_names_its_paragraph_and_shows_its_text(app, client):
     message = refused(upload(client, admin, broken))
     assert message.startswith("模板第 6 段的占位符有误：")
     assert "该段内容：「全年通过“工会职工服务”小程序受理入会申请{{ 入会申请数 }份" in message
+
+
+def test_names_with_xml_characters_reach_the_document_as_written(app):
+    from service.stats.report import placeholders
+    from service.stats.templating import render
+
+    figures = {"year": 2026, "enrollment": {"applications": 0, "new_members": 0, "by_occupation": {}},
+               "stations": {"total": 0, "new": 0, "with_nursing_room": 0},
+               "breakfast": {"points": 0, "servings": 0, "distinct_workers": 0},
+               "legal_aid": {"bookings": 0, "completed": 0, "by_topic": {}},
+               "arrears": {"reports": 0, "cases": 0, "resolved": 0, "workers": 0, "amount_recovered": 1234567.5}}
+    values = placeholders(figures, "A&B <工会> \"联合会\"", clock.today_local())
+    with app.app_context():
+        document = read_docx(render(default_template(), values))
+    assert texts(document)[0] == "A&B <工会> \"联合会\"2026年度工作报告（草稿）"
+    assert "追回欠薪1,234,567.50元" in "\n".join(texts(document))
 
 
 def test_an_upload_without_a_file_or_outside_the_callers_organizations_is_refused(app, client):
