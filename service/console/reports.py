@@ -9,7 +9,7 @@ from service.audit.schemas import AuditQuery
 from service.common import clock
 from service.common.excel import xlsx_response
 from service.console import core
-from service.errors import ServiceError
+from service.errors import ValidationFailed
 from service.stats import report
 from service.stats import services as stats
 from service.stats.errors import TemplateInvalid
@@ -42,19 +42,18 @@ def _annual_args() -> dict:
     return core.load(ReportArgs, core.query_raw(year=str(clock.today_local().year)))
 
 
-def _figures(args: dict) -> dict:
-    """The year's figures: the caller's organizations, or the chosen organization's subtree."""
-    scope = report.organization_and_scope(g.scope, args)[1] if args.get("organization_id") else g.scope
-    return stats.annual(scope, args["year"])
+def _figures_scope(args: dict):
+    """Whose figures the page shows: the caller's organizations, or the chosen organization's subtree."""
+    return report.organization_and_scope(g.scope, args)[1] if args.get("organization_id") else g.scope
 
 
 def _annual_page(args: dict, status: int = 200):
     sections: dict[str, list[tuple[str, int | float]]] = {}
-    for section, item, value in stats.annual_rows(_figures(args)):
+    for section, item, value in stats.annual_rows(stats.annual(_figures_scope(args), args["year"])):
         sections.setdefault(section, []).append((item, value))
     try:
         template, choose = report.template_status(g.scope, args), None
-    except ServiceError as err:  # several top organizations: the clerk picks one first
+    except ValidationFailed as err:  # several top organizations: the clerk picks one first
         template, choose = None, core.error_text(err)
     return render_template("console/reports/annual.html", year=args["year"], sections=sections, template=template,
                            choose=choose, organization_id=args.get("organization_id"),
@@ -74,8 +73,8 @@ def annual_xlsx():
     """年度工作报告数据（Excel）"""
     args = _annual_args()
     year = args["year"]
-    return xlsx_response(f"年度统计-{year}.xlsx", {f"{year}年度": (stats.ANNUAL_HEADERS, stats.annual_rows(
-        _figures(args)))}, ascii_name=f"annual-stats-{year}.xlsx")
+    return xlsx_response(f"年度统计-{year}.xlsx", stats.annual_sheets(_figures_scope(args), year),
+                         ascii_name=f"annual-stats-{year}.xlsx")
 
 
 @bp.route("/annual/report.docx")

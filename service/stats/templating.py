@@ -96,7 +96,7 @@ def _open(raw: bytes) -> DocxTemplate:
     return document
 
 
-def paragraphs(document: DocxTemplate) -> list[str]:
+def _paragraphs(document: DocxTemplate) -> list[str]:
     """The text of every paragraph of the body, tables included, in the order Word shows them."""
     body = document.docx.element.body
     return ["".join(t.text or "" for t in p.iter(qn("w:t"))) for p in body.iter(qn("w:p"))]
@@ -132,9 +132,9 @@ def _unclosed(texts: list[str]) -> TemplateInvalid:
                            f"该段内容：「{_snippet(texts[number - 1])}」", {"paragraph": number})
 
 
-def _check_paragraphs(document: DocxTemplate, env: SandboxedEnvironment) -> list[str]:
+def _check_paragraphs(document: DocxTemplate, env: SandboxedEnvironment) -> None:
     """The body's text, one paragraph a line, parsed as Jinja2: a syntax error names its paragraph."""
-    texts = paragraphs(document)
+    texts = _paragraphs(document)
     source = "\n".join(_DOCXTPL_TAGS.sub("", _DOCXTPL_PREFIX.sub(r"\1 ", t)).translate(_SMART_QUOTES)
                        for t in texts)
     try:
@@ -145,7 +145,6 @@ def _check_paragraphs(document: DocxTemplate, env: SandboxedEnvironment) -> list
         number = min(max(err.lineno or 1, 1), len(texts))
         problem = f"模板第 {number} 段的占位符有误：{_syntax_hint(err)}。该段内容：「{_snippet(texts[number - 1])}」"
         raise TemplateInvalid(problem, {"paragraph": number}) from None
-    return texts
 
 
 def _check_names(document: DocxTemplate, env: SandboxedEnvironment, context: dict) -> None:
