@@ -142,7 +142,8 @@ def draft(scope: Scope, args: dict) -> tuple[bytes, str]:
 
 
 def _filename(name: str | None) -> str:
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    """The uploaded file's own name, without a path or characters that cannot be shown or stored."""
+    base = "".join(ch for ch in (name or "") if ch.isprintable()).replace("\\", "/").rsplit("/", 1)[-1].strip()
     return base[-200:] or TEMPLATE_NAME
 
 

@@ -246,8 +246,10 @@ def test_an_upload_without_a_file_or_outside_the_callers_organizations_is_refuse
     resp = upload(client, district_admin, default_template(), organization_id=world.city)
     assert resp.status_code == 422 and resp.get_json()["error"]["details"]["fields"]["organization_id"] == [
         "工会组织不存在或不在您的管辖范围内"]
-    resp = upload(client, world.admin, default_template(), organization_id=world.district)
-    assert resp.status_code == 200 and resp.get_json()["organization"] == "广陵区总工会"
+    resp = upload(client, world.admin, default_template(), filename="/home/clerk/区工会模板.docx",
+                  organization_id=world.district)
+    assert resp.status_code == 200
+    assert (resp.get_json()["organization"], resp.get_json()["filename"]) == ("广陵区总工会", "区工会模板.docx")
 
 
 def test_a_stored_template_that_no_longer_renders_answers_422_not_500(app, client):
