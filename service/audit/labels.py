@@ -58,6 +58,7 @@ ACTIONS = {
     "arrears.cases.export": "导出欠薪案件表",
     "arrears.alert.acknowledge": "确认群体性欠薪提醒",
     "import.undo": "撤销一次导入",
+    "stats.report_template.replace": "更换年度工作报告模板",
 }
 
 # The filter's groups: a prefix of actions and its name (a prefix matches every action starting with it).
@@ -70,6 +71,7 @@ GROUPS = (
     ("staff.", "工作人员账号"),
     ("arrears.", "欠薪报工"),
     ("import.", "导入记录"),
+    ("stats.", "年度工作报告"),
 )
 
 OBJECTS = {
@@ -88,6 +90,7 @@ OBJECTS = {
     "arrears_report": "欠薪报工",
     "arrears_case": "欠薪案件",
     "import": "导入记录",
+    "report_template": "年度工作报告模板",
 }
 
 FIELDS = {

@@ -132,21 +132,32 @@ def _csv_rows(raw: bytes):
         raise TableError({"file": [message]}) from None
 
 
-def _check_zip(raw: bytes) -> None:
-    """Refuse a .xlsx whose parts would unzip to far more than it weighs (a zip bomb),
-    from the sizes its directory declares, before anything is unzipped."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            entries = archive.infolist()
-    except zipfile.BadZipFile:
-        raise TableError({"file": ["无法读取 Excel 文件，请确认是 .xlsx 格式"]}) from None
+def unzips_too_large(raw: bytes) -> bool:
+    """Whether the zip archive ``raw`` (an Office file: .xlsx, .docx) would unzip to far more
+    than it weighs (a zip bomb): over ``IMPORT_MAX_UNZIPPED_BYTES`` in all, or an entry over
+    1 MiB unzipping more than ``MAX_ZIP_RATIO`` times.  Judged from the sizes its directory
+    declares, before anything is unzipped (``zipfile`` reads no more than an entry declares).
+    Raises ``zipfile.BadZipFile`` when ``raw`` is not a zip archive."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        entries = archive.infolist()
     limit = current_app.config["IMPORT_MAX_UNZIPPED_BYTES"]
     total = 0
     for entry in entries:
         total += entry.file_size
         ratio = entry.file_size / max(entry.compress_size, 1)
         if total > limit or (entry.file_size > MAX_ZIP_ENTRY_SMALL and ratio > MAX_ZIP_RATIO):
-            raise TableError({"file": ["Excel 文件解压后过大，请删除多余的工作表或内容后重试"]})
+            return True
+    return False
+
+
+def _check_zip(raw: bytes) -> None:
+    """Refuse a .xlsx that is no zip archive, or a zip bomb (``unzips_too_large``)."""
+    try:
+        too_large = unzips_too_large(raw)
+    except zipfile.BadZipFile:
+        raise TableError({"file": ["无法读取 Excel 文件，请确认是 .xlsx 格式"]}) from None
+    if too_large:
+        raise TableError({"file": ["Excel 文件解压后过大，请删除多余的工作表或内容后重试"]})
 
 
 def _xlsx_rows(raw: bytes):

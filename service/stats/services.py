@@ -15,6 +15,7 @@ from models import db
 from models.enrollment import EnrollmentApplication, Membership
 from models.legal_aid import LegalAidBooking, LegalAidProvider, LegalAidSlot
 from models.station import Station
+from service.arrears import cases as arrears
 from service.auth.permissions import Scope
 from service.breakfast import reports as breakfast
 from service.common import clock
@@ -83,7 +84,9 @@ def annual(scope: Scope, year: int) -> dict:
     - enrollment: applications submitted, new members (approved in the year) by occupation;
     - stations: stations standing at the year's end, of which built in the year, with a nursing room;
     - breakfast: points, breakfasts served, distinct workers served;
-    - legal_aid: consultations booked (not cancelled) for the year, completed, by topic.
+    - legal_aid: consultations booked (not cancelled) for the year, completed, by topic;
+    - arrears: wage-arrears reports, cases opened, cases resolved, workers helped and yuan
+      recovered (``service/arrears/cases.py: annual_figures``).
     """
     start, end = year_bounds(year)
     return {
@@ -92,12 +95,13 @@ def annual(scope: Scope, year: int) -> dict:
         "stations": station_figures(scope, start, end),
         "breakfast": breakfast.figures(scope, start.date(), end.date()),
         "legal_aid": legal_aid_figures(scope, start, end),
+        "arrears": arrears.annual_figures(scope, year),
     }
 
 
-def annual_rows(figures: dict) -> list[tuple[str, str, int]]:
+def annual_rows(figures: dict) -> list[tuple[str, str, int | float]]:
     """The figures as (section, item, value) rows, for the spreadsheet and the console's page."""
-    e, s, b, la = figures["enrollment"], figures["stations"], figures["breakfast"], figures["legal_aid"]
+    e, s, b, la, a = (figures[k] for k in ("enrollment", "stations", "breakfast", "legal_aid", "arrears"))
     rows = [("入会", "入会申请数", e["applications"]), ("入会", "新发展会员数", e["new_members"])]
     rows += [("入会", f"新会员（{OCCUPATION_LABELS[k]}）", v) for k, v in e["by_occupation"].items()]
     rows += [("驿站", "驿站总数（年末）", s["total"]), ("驿站", "本年新建驿站", s["new"]),
@@ -106,10 +110,13 @@ def annual_rows(figures: dict) -> list[tuple[str, str, int]]:
              ("爱心早餐", "受益环卫工人数", b["distinct_workers"]),
              ("法律援助", "咨询预约数", la["bookings"]), ("法律援助", "已完成咨询", la["completed"])]
     rows += [("法律援助", f"咨询（{TOPIC_LABELS.get(k, k)}）", v) for k, v in la["by_topic"].items()]
+    rows += [("欠薪报工", "欠薪报工数", a["reports"]), ("欠薪报工", "立案数", a["cases"]),
+             ("欠薪报工", "已解决案件", a["resolved"]), ("欠薪报工", "帮助职工人数", a["workers"]),
+             ("欠薪报工", "追回金额（元）", a["amount_recovered"])]
     return rows
 
 
-def annual_sheets(scope: Scope, year: int) -> dict[str, tuple[list[str], list[tuple[str, str, int]]]]:
+def annual_sheets(scope: Scope, year: int) -> dict[str, tuple[list[str], list[tuple[str, str, int | float]]]]:
     """The annual figures as a workbook's sheets for ``xlsx_response``: one sheet ``<year>年度``
     of ``ANNUAL_HEADERS`` and ``annual_rows``."""
     return {f"{year}年度": (ANNUAL_HEADERS, annual_rows(annual(scope, year)))}

@@ -38,6 +38,8 @@ PAGES = {
     "/console/imports/": ("station_manager", "breakfast_manager"),
     "/console/annual": "admin",
     "/console/annual.xlsx": "admin",
+    "/console/annual/report.docx": "admin",
+    "/console/annual/report-template.docx": "admin",
     "/console/audit-log": "admin",
 }
 MENU = {"入会审核": "enrollment_reviewer", "驿站管理": "station_manager", "法律援助": "legal_aid_staff",
