@@ -61,3 +61,8 @@ def error_code(resp) -> str:
     body = resp.get_json()
     assert body and "error" in body, (resp.status_code, resp.data[:300])
     return body["error"]["code"]
+
+
+def outcome(resp) -> tuple[int, str | None]:
+    """``(status, error code)`` of a response; the code is None for a success."""
+    return resp.status_code, error_code(resp) if resp.status_code >= 400 else None
