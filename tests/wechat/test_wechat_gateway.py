@@ -60,8 +60,7 @@ def test_login_code_works_once_and_suffix_keeps_the_user(wx_gateway):
     assert wx_gateway.code_to_session("dev-alice.1")["openid"] == "fake-alice"
     with pytest.raises(WeChatCodeInvalid) as info:
         wx_gateway.code_to_session("dev-alice.1")
-    assert info.value.errcode == 40163
-    assert info.value.http_status == 401
+    assert (info.value.errcode, info.value.http_status, info.value.code) == (40163, 401, "wechat_code_invalid")
     assert wx_gateway.code_to_session("dev-alice.2")["openid"] == "fake-alice"
 
 
@@ -292,7 +291,8 @@ def test_fake_matches_path_suffix_and_checks_app(wx_redis):
                        json={"code": "phone-13800138000"}).json["errcode"] == 40001
     assert client.post("/wxa/business/getuserphonenumber?access_token=" + token["access_token"],
                        json={"code": "phone-13800138000"}).json["errcode"] == 0
-    assert client.get("/elsewhere").status_code == 404
+    elsewhere = client.get("/elsewhere")
+    assert (elsewhere.status_code, elsewhere.json["errcode"]) == (404, 404)
     fake.reset(wx_redis)
     assert wx_redis.keys("fakewx:*") == []
 
