@@ -12,6 +12,7 @@ from tests.helpers import (
     make_org,
     make_staff,
     outcome,
+    wechat_calls,
 )
 from wechat import fake
 from wechat.crypto import encrypt_user_data
@@ -60,7 +61,7 @@ def test_wechat_down_or_slow_is_503_within_the_timeout(app, client, redis_client
     resp = client.post("/api/v1/auth/wechat/login", json={"code": "dev-slowwechat"})
     assert resp.status_code == 503
     assert error_code(resp) == "wechat_unavailable"
-    assert fake.call_counts(redis_client) == {"sns/jscode2session": 1}
+    assert wechat_calls(redis_client, "sns/jscode2session") == {"sns/jscode2session": 1}
     fake.set_mode(redis_client, "down")
     resp = client.post("/api/v1/auth/wechat/login", json={"code": "dev-downwechat"})
     assert resp.status_code == 503
