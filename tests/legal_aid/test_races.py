@@ -104,7 +104,7 @@ def test_cancel_and_book_at_once_never_overbook(pg_app, pg_client):
         .where(LegalAidSlot.id == sid))
     assert booked == active <= 4
     # the newcomers took the freed seats, and only those: the rest found the slot full
-    assert Counter(results[4:]) == {(201, None): active, (409, "slot_full"): 8 - active}, results
+    assert Counter(results[4:]) == Counter({(201, None): active, (409, "slot_full"): 8 - active}), results
 
     # now staff cancel the slot while the remaining holders cancel and others still try
     holders = [t for t, r in zip(newcomers, results[4:]) if r[0] == 201]
