@@ -78,15 +78,19 @@ def test_a_huge_csv_cell_is_refused_for_its_row_only(app, client):
 
 
 def _zip_bomb() -> io.BytesIO:
-    """A valid-looking .xlsx of ~100 KB whose shared strings unzip to ~51 MB."""
+    """A valid .xlsx of ~100 KB whose worksheet unzips to ~51 MB: 5,100 rows of 10,000 characters."""
     source = _xlsx([HEADER, ["YZ-B-1", "驿站", "地址", 32.39, 119.41, "", "饮水", "24h"]]).getvalue()
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(source)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
-            dst.writestr(item, src.read(item.filename))
-        filler = "<si><t>" + "A" * 1000 + "</t></si>"
-        dst.writestr("xl/sharedStrings.xml", '<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
-                     'spreadsheetml/2006/main">' + filler * 51_000 + "</sst>", compresslevel=9)
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                filler = "".join(f'<row r="{n}"><c r="B{n}" t="inlineStr"><is><t>{"A" * 10_000}</t></is></c></row>'
+                                 for n in range(3, 5_103))
+                dst.writestr(item.filename, data.replace(b"</sheetData>", filler.encode() + b"</sheetData>"),
+                             compresslevel=9)
+            else:
+                dst.writestr(item, data)
     out.seek(0)
     return out
 
@@ -111,9 +115,9 @@ def test_a_zip_bomb_is_refused_before_it_is_unzipped(app, client):
     resp = import_file(client, admin, (bomb, "驿站.xlsx"))
     assert resp.status_code == 422 and error_code(resp) == "validation_error"
     assert "解压后过大" in resp.get_json()["error"]["details"]["fields"]["file"][0]
-    # refused from the zip directory alone: with its huge part garbled, the bomb gets the same answer,
-    # where unzipping that part would have failed …
-    resp = import_file(client, admin, (_garbled(_zip_bomb(), "xl/sharedStrings.xml"), "驿站.xlsx"))
+    # refused from the zip directory alone: with its huge worksheet garbled, the bomb gets the same answer,
+    # where reading that worksheet would have failed …
+    resp = import_file(client, admin, (_garbled(_zip_bomb(), "xl/worksheets/sheet1.xml"), "驿站.xlsx"))
     assert resp.status_code == 422 and error_code(resp) == "validation_error"
     assert "解压后过大" in resp.get_json()["error"]["details"]["fields"]["file"][0]
     # … as it does in a sheet of ordinary size, which is unzipped
