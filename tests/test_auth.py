@@ -54,11 +54,11 @@ def test_a_login_code_works_once(client):
 
 
 def test_wechat_down_or_slow_is_503_within_the_timeout(app, client, redis_client):
-    # WeChat would answer the code, but only after twice the timeout: a 503 means the service gave up
+    # WeChat answers, but only after twice the timeout: a 503, not the 401 of its answer (an invalid
+    # code, which the fake answers without writing anything after the test), means the service gave up
     # waiting, and the one call WeChat saw means it gave up after a single timeout, without retrying.
-    # The code is this test's own: the fake's late answer marks it used after the test has ended.
     fake.set_mode(redis_client, "slow", delay=2 * app.config["WECHAT_TIMEOUT"])
-    resp = client.post("/api/v1/auth/wechat/login", json={"code": "dev-slowwechat"})
+    resp = client.post("/api/v1/auth/wechat/login", json={"code": "invalid-slowwechat"})
     assert resp.status_code == 503
     assert error_code(resp) == "wechat_unavailable"
     assert wechat_calls(redis_client, "sns/jscode2session") == {"sns/jscode2session": 1}

@@ -103,12 +103,12 @@ def test_unknown_errcode_is_plain_wechat_error(wx_server, wx_redis):
 
 def test_timeout_is_unavailable_after_one_try(wx_make_gateway, wx_redis):
     gateway = wx_make_gateway(timeout=0.2)
-    # WeChat would answer, but only after five times the timeout: the gateway must give up waiting
-    # (a read timeout, not an answer) after its one call. The code is this test's own: over HTTP the
-    # fake answers late and marks it used after the test has ended.
+    # WeChat answers, but only after five times the timeout: the gateway must give up waiting (a read
+    # timeout, not the 40029 of its answer) after its one call. Over HTTP the fake answers after the
+    # test has ended: an invalid code, so that it writes nothing then.
     fake.set_mode(wx_redis, "slow", delay=5 * gateway.timeout)
     with pytest.raises(WeChatUnavailable) as info:
-        gateway.code_to_session("dev-slowwechat")
+        gateway.code_to_session("invalid-slowwechat")
     assert (info.value.http_status, info.value.errcode, info.value.errmsg) == (503, None, "ReadTimeout")
     assert wechat_calls(wx_redis, "sns/jscode2session") == {"sns/jscode2session": 1}
 
