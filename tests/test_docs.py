@@ -222,5 +222,5 @@ def _tracked_files() -> list[Path]:
 def test_nothing_points_outside_the_repository():
     outside = ("../" + "shared").encode()  # spelled in two parts so that this file does not match itself
     hits = [str(p.relative_to(ROOT)) for p in _tracked_files() if outside in p.read_bytes()]
-    assert not hits, "tracked files that point outside the repository (%s):\n  %s" % (
-        outside.decode(), "\n  ".join(hits))
+    listed = "\n  ".join(hits)
+    assert not hits, f"tracked files that point outside the repository ({outside.decode()}):\n  {listed}"

