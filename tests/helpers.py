@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 _codes = itertools.count(1)
 
@@ -61,3 +62,24 @@ def error_code(resp) -> str:
     body = resp.get_json()
     assert body and "error" in body, (resp.status_code, resp.data[:300])
     return body["error"]["code"]
+
+
+def outcome(resp) -> tuple[int, str | None]:
+    """``(status, error code)`` of a response; the code is None for a success."""
+    return resp.status_code, error_code(resp) if resp.status_code >= 400 else None
+
+
+def wechat_calls(redis_client, endpoint: str, at_least: int = 1) -> dict[str, int]:
+    """The fake WeChat's call counts, once it has counted ``at_least`` calls to ``endpoint``.
+
+    Over HTTP the fake counts a call in its own thread, which a busy machine may
+    schedule only after the caller has given up waiting for the answer.
+    """
+    from wechat import fake
+
+    deadline = time.monotonic() + 30
+    while True:
+        counts = fake.call_counts(redis_client)
+        if counts.get(endpoint, 0) >= at_least or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.01)

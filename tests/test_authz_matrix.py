@@ -13,7 +13,7 @@ import re
 
 import tests.authz
 from models.user import STAFF_ROLES
-from tests.helpers import bearer, login_staff, login_worker, make_org, make_staff
+from tests.helpers import bearer, login_staff, login_worker, make_org, make_staff, outcome
 
 SKIP_PREFIXES = ("/api/v1/openapi.json", "/api/v1/docs")
 
@@ -68,16 +68,16 @@ def test_authorization_matrix(app, client):
             headers = bearer(token) if token else {}
             kwargs = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
             resp = client.open(path, method=method, headers=headers, **kwargs)
-            status = resp.status_code
+            got = outcome(resp)
             resp.close()
-            if allowed is None and status != 401:
-                failures.append(f"{method} {rule} as {caller}: {status}, expected 401")
-            elif allowed is False and status != 403:
-                failures.append(f"{method} {rule} as {caller}: {status}, expected 403")
-            elif allowed is True and status in (401, 403):
-                failures.append(f"{method} {rule} as {caller}: {status}, expected to get past auth")
-            elif status >= 500:
-                failures.append(f"{method} {rule} as {caller}: {status}")
+            if allowed is None and got != (401, "unauthenticated"):
+                failures.append(f"{method} {rule} as {caller}: {got}, expected (401, 'unauthenticated')")
+            elif allowed is False and got != (403, "forbidden"):
+                failures.append(f"{method} {rule} as {caller}: {got}, expected (403, 'forbidden')")
+            elif allowed is True and got[0] in (401, 403):
+                failures.append(f"{method} {rule} as {caller}: {got}, expected to get past auth")
+            elif got[0] >= 500:
+                failures.append(f"{method} {rule} as {caller}: {got}")
             if (method, rule) in (("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me")) and token:
                 # logout / erasure revoked the token: sign in again for the next rows
                 if caller == "worker":

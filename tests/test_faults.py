@@ -66,6 +66,7 @@ def test_redis_down_then_back(own_sqlite, fake_wechat_url, own_redis):
     assert error_code(resp) == "session_store_unavailable"
     resp = client.post("/api/v1/auth/wechat/login", json={"code": "dev-redisfault.x"})
     assert resp.status_code == 503
+    assert error_code(resp) == "session_store_unavailable"
     ready = client.get("/readyz")
     assert ready.status_code == 503 and error_code(ready) == "not_ready"
     assert ready.get_json()["error"]["details"]["unavailable"] == ["redis"]

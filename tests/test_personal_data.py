@@ -18,7 +18,7 @@ from service.common import clock, pii
 from tests.arrears.helpers import png, report_body
 from tests.breakfast.helpers import create_point, quick_staff_token, scene_of
 from tests.enrollment import apply, make_id
-from tests.helpers import bearer, bind_phone, login_worker
+from tests.helpers import bearer, bind_phone, login_worker, outcome
 from tests.legal_aid.helpers import World
 
 PHONE = "13952719977"
@@ -150,4 +150,4 @@ def test_erasure_reaches_every_feature_that_stores_personal_data(app, client):
     assert [(float(r["amount_owed"]), r["workers_affected"], r["worker_id"]) for r in reports] == [(12000.5, 4, None)]
     assert photos == []
     # and the token is gone with the account
-    assert client.get("/api/v1/me", headers=bearer(worker)).status_code == 401
+    assert outcome(client.get("/api/v1/me", headers=bearer(worker))) == (401, "unauthenticated")

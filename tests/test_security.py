@@ -19,7 +19,7 @@ from service.common import clock
 from service.common.validators import check_digit
 from tests.breakfast.helpers import quick_staff_token
 from tests.conftest import build_app
-from tests.helpers import bearer, bind_phone, error_code, login_worker, make_org, staff_token
+from tests.helpers import bearer, bind_phone, error_code, login_worker, make_org, outcome, staff_token
 from wechat import fake
 
 # Monday 2 March 2026, 06:00 in Yangzhou: breakfast is being served, slots are bookable.
@@ -178,7 +178,7 @@ def test_bodies_sent_to_bodiless_worker_actions_are_ignored(app, client, world):
                        json={"worker_id": bob_id, "phone": "13952710001", "eligible": True})
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "phone_required", resp.get_json()
     assert me(client, bob)["breakfast_eligible"] is False
-    assert client.get("/api/v1/enrollment/membership", headers=bearer(alice)).status_code == 404
+    assert outcome(client.get("/api/v1/enrollment/membership", headers=bearer(alice))) == (404, "not_a_member")
 
 
 # --- personal data and secrets never leak ------------------------------------------------------
@@ -218,16 +218,19 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
     login_body = resp.get_data(as_text=True)
     alice = resp.get_json()["token"]
     # a WeChat failure is logged (warnings from the gateway and the error handler): those lines too stay clean
-    assert call("POST", "/api/v1/auth/wechat/login", json={"code": "busy-secalice"}).status_code == 503
+    assert outcome(call("POST", "/api/v1/auth/wechat/login", json={"code": "busy-secalice"})) == (
+        503, "wechat_unavailable")
     assert call("POST", "/api/v1/auth/wechat/phone", alice, json={"code": f"phone-{bound_phone}"}).status_code == 200
     assert call("POST", "/api/v1/breakfast/eligibility/claim", alice).status_code == 200
     assert call("POST", "/api/v1/breakfast/checkins", alice, json={"scene": world.scene}).status_code == 201
-    assert call("POST", "/api/v1/breakfast/checkins", alice, json={"scene": world.scene}).status_code == 409
+    assert outcome(call("POST", "/api/v1/breakfast/checkins", alice, json={"scene": world.scene})) == (
+        409, "already_checked_in")
     resp = call("POST", "/api/v1/enrollment/applications", alice, json={
         "name": "张三", "gender": "male", "id_number": bad_id_number,
         "phone": form_phone, "occupation": "courier", "employer": "顺丰", "work_region": "广陵区",
         "organization_id": world.org, "consent": True})
-    assert resp.status_code == 422  # a wrong check digit: the message must not repeat the number
+    assert outcome(resp) == (422, "validation_error")  # a wrong check digit: the message must not repeat the number
+    assert "id_number" in resp.get_json()["error"]["details"]["fields"]
     application = call("POST", "/api/v1/enrollment/applications", alice, json={
         "name": "张三", "gender": "male", "id_number": alice_id_number.lower(), "phone": form_phone,
         "occupation": "courier", "employer": "顺丰", "work_region": "广陵区", "organization_id": world.org,
@@ -238,7 +241,7 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
         "name": "张三", "gender": "male", "id_number": alice_id_number, "phone": form_phone,
         "occupation": "courier", "employer": "顺丰", "work_region": "广陵区", "organization_id": world.org,
         "consent": True})
-    assert resp.status_code == 409
+    assert outcome(resp) == (409, "application_pending")
     booking = call("POST", "/api/v1/legal-aid/bookings", alice, json={
         "slot_id": world.slot, "topic": "wage_arrears", "description": "老板拖欠三个月工资",
         "contact_phone": contact_phone})
@@ -249,7 +252,7 @@ def test_no_response_or_log_line_carries_personal_data_session_keys_or_tokens(ap
 
     # the staff: sign in, review (search by the ID number and by the phone), approve, export
     resp = call("POST", "/api/v1/auth/staff/login", json={"username": "nobody", "password": "wrong-password"})
-    assert resp.status_code == 401
+    assert outcome(resp) == (401, "invalid_credentials")
     reviewer = staff_token(app, client, "enrollment_reviewer", world.org)
     legal = quick_staff_token(app, "legal_aid_staff", world.org)
     for q in (alice_id_number, form_phone, "张三"):
@@ -434,14 +437,14 @@ def test_a_worker_never_reaches_another_workers_records(app, client, world):
     for method, rule in routes:
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(own[OWN_RECORDS[m.group(1)]]), rule)
         resp = client.open(path, method=method, headers=bearer(bob), json={} if method != "GET" else None)
-        assert resp.status_code in (403, 404), (method, path, resp.status_code)
+        assert outcome(resp) in {(403, "forbidden"), (404, "not_found")}, (method, path, outcome(resp))
         assert "张三" not in resp.get_data(as_text=True) and "拖欠" not in resp.get_data(as_text=True)
 
     # Bob's lists and data hold nothing of Alice's
     for path in ("/api/v1/enrollment/applications/mine", "/api/v1/legal-aid/bookings/mine",
                  "/api/v1/breakfast/checkins/mine"):
         assert client.get(path, headers=bearer(bob)).get_json()["total"] == 0, path
-    assert client.get("/api/v1/enrollment/membership", headers=bearer(bob)).status_code == 404
+    assert outcome(client.get("/api/v1/enrollment/membership", headers=bearer(bob))) == (404, "not_a_member")
     bob_data = \
         client.get("/api/v1/me/data", headers=bearer(bob)).get_data(as_text=True)
     assert "13952710001" not in bob_data and "张三" not in bob_data
@@ -498,7 +501,7 @@ def test_text_no_database_can_store_is_a_422_not_a_500(app, client, world):
         elif body is not None:
             kwargs = {"json": body}
         resp = client.open(path, method=method, headers=headers, **kwargs)
-        assert resp.status_code == 422, (method, path, resp.status_code, resp.get_data(as_text=True)[:300])
+        assert outcome(resp) == (422, "validation_error"), (method, path, resp.get_data(as_text=True)[:300])
         named = resp.get_json()["error"]["details"]["fields"]
         assert [k for k in named if k.split(".")[0] == field], (path, resp.get_json())
     # a scanned code is judged by the check-in rules: any bad scene is qr_invalid

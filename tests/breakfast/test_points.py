@@ -11,7 +11,7 @@ from tests.breakfast.helpers import (
     scene_of,
     setup_city,
 )
-from tests.helpers import bearer, error_code, make_org
+from tests.helpers import bearer, error_code, make_org, outcome
 
 
 def test_create_list_and_change_a_point(client, app):
@@ -61,11 +61,12 @@ def test_point_validation_in_chinese(client, app):
     point = create_point(client, staff)
     resp = client.patch(f"/api/v1/admin/breakfast/points/{point['id']}", json={"serving_end": "05:00"},
                         headers=bearer(staff))
-    assert resp.status_code == 422 and "serving_end" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "serving_end" in resp.get_json()["error"]["details"]["fields"]
     assert "晚于" in resp.get_json()["error"]["details"]["fields"]["serving_end"][0]
     resp = client.patch(f"/api/v1/admin/breakfast/points/{point['id']}", json={"daily_quota": -1},
                         headers=bearer(staff))
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
+    assert "daily_quota" in resp.get_json()["error"]["details"]["fields"]
 
 
 def test_points_are_scoped_by_organization(client, app):
@@ -86,13 +87,15 @@ def test_points_are_scoped_by_organization(client, app):
     for method, suffix in (("GET", ""), ("PATCH", ""), ("GET", "/today"), ("GET", "/qr")):
         resp = client.open(f"/api/v1/admin/breakfast/points/{theirs['id']}{suffix}", method=method,
                            json={"active": False} if method == "PATCH" else None, headers=bearer(neighbour))
-        assert resp.status_code == 404, (method, suffix)
+        assert outcome(resp) == (404, "not_found"), (method, suffix)
     resp = client.post("/api/v1/admin/breakfast/points", json={**POINT, "organization_id": guangling},
                        headers=bearer(neighbour))
-    assert resp.status_code == 422 and "organization_id" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error")
+    assert "organization_id" in resp.get_json()["error"]["details"]["fields"]
     resp = client.patch(f"/api/v1/admin/breakfast/points/{mine['id']}", json={"organization_id": guangling},
                         headers=bearer(neighbour))
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
+    assert "organization_id" in resp.get_json()["error"]["details"]["fields"]
 
 
 def test_lowering_the_quota_today_never_goes_below_what_was_served(client, app):

@@ -14,7 +14,7 @@ from tests.breakfast.helpers import (
     scene_of,
     setup_city,
 )
-from tests.helpers import bearer, error_code, login_worker, make_org
+from tests.helpers import bearer, error_code, login_worker, make_org, outcome
 
 WECHAT_SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 
@@ -144,8 +144,8 @@ def test_qr_images_need_staff_of_the_point(client, app):
     worker = login_worker(client, "curious")
     for suffix in ("", "/image.png", "/poster.svg", "/wxacode.png"):
         url = f"/api/v1/admin/breakfast/points/{point['id']}/qr{suffix}"
-        assert client.get(url).status_code == 401
-        assert client.get(url, headers=bearer(worker)).status_code == 403
-        assert client.get(url, headers=bearer(stranger)).status_code == 404
-    assert client.post(f"/api/v1/admin/breakfast/points/{point['id']}/qr/rotate",
-                       headers=bearer(stranger)).status_code == 404
+        assert outcome(client.get(url)) == (401, "unauthenticated")
+        assert outcome(client.get(url, headers=bearer(worker))) == (403, "forbidden")
+        assert outcome(client.get(url, headers=bearer(stranger))) == (404, "not_found")
+    assert outcome(client.post(f"/api/v1/admin/breakfast/points/{point['id']}/qr/rotate",
+                               headers=bearer(stranger))) == (404, "not_found")

@@ -7,7 +7,7 @@ from openpyxl import load_workbook
 
 from service.common import clock
 from tests.breakfast.helpers import check_in, create_point, eligible_worker, quick_staff_token, scene_of, setup_city
-from tests.helpers import bearer, make_org
+from tests.helpers import bearer, make_org, outcome
 
 
 def eat(client, token, scene, day, month=3, hour=6):
@@ -71,9 +71,10 @@ def test_monthly_report_counts_every_breakfast(client, app):
     stranger = quick_staff_token(app, "breakfast_manager", make_org(app, "另一个市总工会"))
     theirs = client.get("/api/v1/admin/breakfast/report?month=2026-03", headers=bearer(stranger)).get_json()
     assert theirs["total_servings"] == 0 and theirs["points"] == [] and theirs["workers"] == []
-    assert client.get(f"/api/v1/admin/breakfast/report?month=2026-03&point_id={a['id']}",
-                      headers=bearer(stranger)).status_code == 404
-    assert client.get("/api/v1/admin/breakfast/report?month=03-2026", headers=bearer(staff)).status_code == 422
+    assert outcome(client.get(f"/api/v1/admin/breakfast/report?month=2026-03&point_id={a['id']}",
+                              headers=bearer(stranger))) == (404, "not_found")
+    resp = client.get("/api/v1/admin/breakfast/report?month=03-2026", headers=bearer(staff))
+    assert outcome(resp) == (422, "validation_error") and "month" in resp.get_json()["error"]["details"]["fields"]
 
 
 def test_ingredient_estimate_rounds_up_what_the_union_orders(client, app):

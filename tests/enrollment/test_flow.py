@@ -11,7 +11,7 @@ from sqlalchemy import text
 from models import StaffRole, StaffUser, db
 from service.common import clock
 from tests.enrollment import apply, form, make_id, quick_staff
-from tests.helpers import bearer, error_code, login_staff, login_worker, make_org, make_staff
+from tests.helpers import bearer, error_code, login_staff, login_worker, make_org, make_staff, outcome
 from wechat import fake
 
 APPS = "/api/v1/enrollment/applications"
@@ -122,8 +122,8 @@ def test_withdraw_then_apply_again(app, client, city):
     first = apply(client, worker, city["district"]).get_json()
     stranger = login_worker(client, "mallory")
     resp = client.post(f"{APPS}/{first['id']}/withdraw", headers=bearer(stranger))
-    assert resp.status_code == 404
-    assert client.get(f"{APPS}/{first['id']}", headers=bearer(stranger)).status_code == 404
+    assert outcome(resp) == (404, "not_found")
+    assert outcome(client.get(f"{APPS}/{first['id']}", headers=bearer(stranger))) == (404, "not_found")
 
     resp = client.post(f"{APPS}/{first['id']}/withdraw", headers=bearer(worker))
     assert resp.status_code == 200 and resp.get_json()["status"] == "withdrawn"
@@ -147,9 +147,10 @@ def test_reject_with_a_reason_then_apply_again(app, client, city, redis_client):
     reviewer = quick_staff(app, client, "enrollment_reviewer", city["district"])
 
     blank = client.post(f"{QUEUE}/{application['id']}/reject", json={"reason": "  "}, headers=bearer(reviewer))
-    assert blank.status_code == 422 and "reason" in blank.get_json()["error"]["details"]["fields"]
+    assert outcome(blank) == (422, "validation_error") and "reason" in blank.get_json()["error"]["details"]["fields"]
     missing = client.post(f"{QUEUE}/{application['id']}/reject", json={}, headers=bearer(reviewer))
-    assert missing.status_code == 422
+    assert outcome(missing) == (422, "validation_error")
+    assert "reason" in missing.get_json()["error"]["details"]["fields"]
 
     reason = "工作单位与所填职业不符，请核实后重新提交申请材料，谢谢配合"
     resp = reject(client, reviewer, application["id"], reason)
@@ -174,18 +175,18 @@ def test_reviewer_of_another_organization_sees_nothing(app, client, city):
     application = apply(client, worker, city["district"]).get_json()
     outsider = quick_staff(app, client, "enrollment_reviewer", city["other"])
 
-    assert client.get(f"{APPS}/{application['id']}", headers=bearer(outsider)).status_code == 404
+    assert outcome(client.get(f"{APPS}/{application['id']}", headers=bearer(outsider))) == (404, "not_found")
     resp = approve(client, outsider, application["id"])
     assert resp.status_code == 404 and error_code(resp) == "not_found"
-    assert reject(client, outsider, application["id"]).status_code == 404
+    assert outcome(reject(client, outsider, application["id"])) == (404, "not_found")
     assert client.get(QUEUE, headers=bearer(outsider)).get_json()["total"] == 0
     batch = client.post(f"{QUEUE}/batch", json={"action": "approve", "ids": [application["id"]]},
                         headers=bearer(outsider)).get_json()
     assert batch["results"] == [{"id": application["id"], "ok": False, "code": "not_found",
                                  "message": "入会申请不存在"}]
     legal = quick_staff(app, client, "legal_aid_staff", city["root"])
-    assert client.get(f"{APPS}/{application['id']}", headers=bearer(legal)).status_code == 404
-    assert client.get(QUEUE, headers=bearer(legal)).status_code == 403
+    assert outcome(client.get(f"{APPS}/{application['id']}", headers=bearer(legal))) == (404, "not_found")
+    assert outcome(client.get(QUEUE, headers=bearer(legal))) == (403, "forbidden")
 
     insider = quick_staff(app, client, "enrollment_reviewer", city["district"])
     seen = client.get(f"{APPS}/{application['id']}", headers=bearer(insider))
@@ -217,9 +218,10 @@ def test_batch_approve_reports_each_id(app, client, city):
 
     too_many = client.post(f"{QUEUE}/batch", json={"action": "approve", "ids": list(range(1, 102))},
                            headers=bearer(reviewer))
-    assert too_many.status_code == 422
+    assert outcome(too_many) == (422, "validation_error") and "ids" in too_many.get_json()["error"]["details"]["fields"]
     no_reason = client.post(f"{QUEUE}/batch", json={"action": "reject", "ids": [ids[0]]}, headers=bearer(reviewer))
-    assert no_reason.status_code == 422 and "reason" in no_reason.get_json()["error"]["details"]["fields"]
+    assert outcome(no_reason) == (422, "validation_error")
+    assert "reason" in no_reason.get_json()["error"]["details"]["fields"]
 
     admin = quick_staff(app, client, "admin")
     log = client.get("/api/v1/admin/audit-log", query_string={"action": "enrollment."},
@@ -268,7 +270,7 @@ def test_queue_filters_and_pages(app, client, city):
     page = query(per_page=3, page=2)
     assert page["total"] == 4 and len(page["items"]) == 1 and page["page"] == 2
     bad = client.get(QUEUE, query_string={"status": "nope", "per_page": 500}, headers=bearer(reviewer))
-    assert bad.status_code == 422
+    assert outcome(bad) == (422, "validation_error")
     assert set(bad.get_json()["error"]["details"]["fields"]) == {"status", "per_page"}
 
 
@@ -294,7 +296,7 @@ def test_members_export(app, client, city):
     assert rows[1][4] == "139****5678" and rows[1][5] == "快递员" and rows[1][8] == "广陵区总工会"
 
     denied = client.get("/api/v1/admin/enrollment/members.xlsx", query_string={"full": 1}, headers=bearer(reviewer))
-    assert denied.status_code == 403
+    assert outcome(denied) == (403, "forbidden")
 
     admin = quick_staff(app, client, "admin", city["root"])
     full = client.get("/api/v1/admin/enrollment/members.xlsx", query_string={"full": 1, "q": "会员乙"},
@@ -425,7 +427,7 @@ def test_member_numbers_run_per_organization_and_year(app, client, city):
 def test_form_fields_unknown_to_the_contract_are_refused(app, client, city):
     token = login_worker(client, "mass")
     resp = client.post(APPS, json={**form(city["district"]), "status": "approved"}, headers=bearer(token))
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
     assert "status" in resp.get_json()["error"]["details"]["fields"]
 
 

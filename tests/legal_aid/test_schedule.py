@@ -9,7 +9,7 @@ from sqlalchemy import select
 from models import AuditLog, Notification
 from models.legal_aid import LegalAidBooking, LegalAidSlot
 from service.common import clock
-from tests.helpers import bearer, error_code, login_worker, make_org, staff_token
+from tests.helpers import bearer, error_code, login_worker, make_org, outcome, staff_token
 from tests.legal_aid.helpers import NOW, World, at, book, iso, public_slot, query
 
 UTC = dt.UTC
@@ -24,13 +24,13 @@ def world(app, client):
 def test_providers_are_created_listed_and_deactivated(world, client):
     resp = client.post("/api/v1/admin/legal-aid/providers", headers=bearer(world.staff),
                        json={"name": "李律师", "kind": "lawyer", "organization_id": world.city})
-    assert resp.status_code == 422 and "firm" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "firm" in resp.get_json()["error"]["details"]["fields"]
     resp = client.post("/api/v1/admin/legal-aid/providers", headers=bearer(world.staff),
                        json={"name": "驿站", "kind": "volunteer_station", "organization_id": world.district})
-    assert resp.status_code == 422 and "address" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "address" in resp.get_json()["error"]["details"]["fields"]
     resp = client.post("/api/v1/admin/legal-aid/providers", headers=bearer(world.staff),
                        json={"name": "x", "kind": "judge", "organization_id": world.city})
-    assert resp.status_code == 422 and "kind" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "kind" in resp.get_json()["error"]["details"]["fields"]
     station = world.provider(kind="volunteer_station", name="广陵区职工法律服务站", firm=None,
                              organization_id=world.district, address="广陵区文昌中路 1 号")
 
@@ -50,13 +50,13 @@ def test_providers_are_created_listed_and_deactivated(world, client):
     assert resp.status_code == 200 and resp.get_json()["active"] is False
     assert public_slot(client, sid) is None
     resp = book(client, login_worker(client, "alice"), sid)
-    assert resp.status_code == 404
+    assert outcome(resp) == (404, "not_found")
     resp = client.patch(f"/api/v1/admin/legal-aid/providers/{world.lawyer}", json={"firm": ""},
                         headers=bearer(world.staff))
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
     resp = client.patch(f"/api/v1/admin/legal-aid/providers/{world.lawyer}", json={"organization_id": 1},
                         headers=bearer(world.staff))
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
 
     # another federation's staff neither see nor touch them
     other_city = make_org(world.app, "南京市总工会")
@@ -64,10 +64,11 @@ def test_providers_are_created_listed_and_deactivated(world, client):
     assert client.get("/api/v1/admin/legal-aid/providers", headers=bearer(stranger)).get_json()["total"] == 0
     resp = client.patch(f"/api/v1/admin/legal-aid/providers/{station}", json={"active": False},
                         headers=bearer(stranger))
-    assert resp.status_code == 404
+    assert outcome(resp) == (404, "not_found")
     resp = client.post("/api/v1/admin/legal-aid/providers", headers=bearer(stranger),
                        json={"name": "x", "kind": "lawyer", "firm": "y", "organization_id": world.city})
-    assert resp.status_code == 422 and "organization_id" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error")
+    assert "organization_id" in resp.get_json()["error"]["details"]["fields"]
 
 
 def test_single_slots_never_overlap_for_one_provider(world, client):
@@ -91,7 +92,7 @@ def test_slot_input_is_validated(world, client):
         return client.post("/api/v1/admin/legal-aid/slots", json=body, headers=bearer(world.staff))
 
     resp = post({})
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
     assert {"provider_id", "capacity", "mode"} <= set(resp.get_json()["error"]["details"]["fields"])
     base = {"provider_id": world.lawyer, "capacity": 2, "mode": "online"}
     fields = post(base).get_json()["error"]["details"]["fields"]
@@ -101,20 +102,20 @@ def test_slot_input_is_validated(world, client):
     resp = post({**base, "starts_at": iso(at(3, 10)), "ends_at": iso(at(3, 9))})
     assert "ends_at" in resp.get_json()["error"]["details"]["fields"]
     resp = post({**base, "starts_at": iso(at(1, 10)), "ends_at": iso(at(1, 11))})
-    assert resp.status_code == 422 and "starts_at" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "starts_at" in resp.get_json()["error"]["details"]["fields"]
     resp = post({**base, "weekdays": [0, 8], "start": "10:00", "end": "11:00", "from": "2026-03-02",
                  "until": "2026-03-09"})
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
     assert any(f.startswith("weekdays") for f in resp.get_json()["error"]["details"]["fields"])
     resp = post({**base, "weekdays": [1], "start": "10:00", "end": "11:00", "from": "2026-03-02",
                  "until": "2027-06-01"})
-    assert resp.status_code == 422 and "until" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "until" in resp.get_json()["error"]["details"]["fields"]
     resp = post({**base, "mode": "offline", "starts_at": iso(at(3, 10)), "ends_at": iso(at(3, 11))})
-    assert resp.status_code == 422 and "location" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "location" in resp.get_json()["error"]["details"]["fields"]
     resp = post({**base, "provider_id": 999999, "starts_at": iso(at(3, 10)), "ends_at": iso(at(3, 11))})
-    assert resp.status_code == 422 and "provider_id" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "provider_id" in resp.get_json()["error"]["details"]["fields"]
     resp = post({**base, "capacity": 0, "starts_at": iso(at(3, 10)), "ends_at": iso(at(3, 11))})
-    assert resp.status_code == 422 and "capacity" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "capacity" in resp.get_json()["error"]["details"]["fields"]
 
 
 def test_weekly_rule_generates_shanghai_times_stored_utc_and_skips_overlaps(world, client, app):
@@ -211,7 +212,7 @@ def test_editing_a_rule_keeps_booked_slots_and_regenerates_the_rest(world, clien
     assert [s["starts_at"][:10] for s in listed] == ["2026-03-02", "2026-03-04", "2026-03-09", "2026-03-16"]
     resp = client.patch(f"/api/v1/admin/legal-aid/rules/{rule_id}", headers=bearer(world.staff),
                         json={"start": "16:00"})
-    assert resp.status_code == 422 and "end" in resp.get_json()["error"]["details"]["fields"]
+    assert outcome(resp) == (422, "validation_error") and "end" in resp.get_json()["error"]["details"]["fields"]
 
     # deleting the rule: unbooked future slots go, the booked one stays on its own
     resp = client.delete(f"/api/v1/admin/legal-aid/rules/{rule_id}", headers=bearer(world.staff))
@@ -220,7 +221,7 @@ def test_editing_a_rule_keeps_booked_slots_and_regenerates_the_rest(world, clien
     assert [s["id"] for s in listed] == [kept]
     assert client.get("/api/v1/admin/legal-aid/rules", headers=bearer(world.staff)).get_json()["total"] == 0
     resp = client.delete(f"/api/v1/admin/legal-aid/rules/{rule_id}", headers=bearer(world.staff))
-    assert resp.status_code == 404
+    assert outcome(resp) == (404, "not_found")
 
 
 def test_staff_cancelling_a_slot_cancels_its_bookings_and_tells_each_worker(world, client, app):
@@ -256,7 +257,7 @@ def test_staff_cancelling_a_slot_cancels_its_bookings_and_tells_each_worker(worl
                        headers=bearer(world.staff))
     assert resp.status_code == 409 and error_code(resp) == "invalid_state"
     resp = client.post(f"/api/v1/admin/legal-aid/slots/{sid}/cancel", json={}, headers=bearer(world.staff))
-    assert resp.status_code == 422
+    assert outcome(resp) == (422, "validation_error")
     started = world.slot(at(2, 9, 30))
     clock.freeze(at(2, 9, 45))
     resp = client.post(f"/api/v1/admin/legal-aid/slots/{started}/cancel", json={"reason": "x"},

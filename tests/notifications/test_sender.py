@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from service.common import clock
@@ -215,24 +216,30 @@ def test_a_claimed_message_is_not_sent_by_another_sender_until_its_lease_ends(ap
 
 def test_two_senders_deliver_each_message_exactly_once(pg_app, pg_client, redis_client):
     workers = [worker_id(pg_client, f"pair{n}")[0] for n in range(4)]
-    notes = [owe(pg_app, workers[n % 4], data={"matter": f"消息{n}", "reviewed_at": clock.now()}) for n in range(40)]
-    barrier = threading.Barrier(3)
-    totals = []
+    for n in range(40):
+        owe(pg_app, workers[n % 4], data={"matter": f"消息{n}", "reviewed_at": clock.now()})
+    # Each send takes a while, so neither sender can empty the outbox before the other has claimed
+    # its own batches; well within the timeout, so no send is retried.
+    fake.set_mode(redis_client, "slow", delay=pg_app.config["WECHAT_TIMEOUT"] / 20)
+    barrier = threading.Barrier(2)
+    shares = {}
 
-    def sender():
+    def sender(name):
         barrier.wait()
-        totals.append(send(pg_app, batch_size=3).sent)
+        shares[name] = send(pg_app, batch_size=3).as_dict()
 
-    threads = [threading.Thread(target=sender) for _ in range(3)]
+    threads = [threading.Thread(target=sender, args=(name,)) for name in ("a", "b")]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
-    assert sum(totals) == 40
-    sent = [m["data"]["thing1"]["value"] for m in fake.sent_messages(redis_client)]
-    assert sorted(sent) == sorted(f"消息{n}" for n in range(40))
-    assert set(statuses(pg_app).values()) == {("sent", 1)}
-    assert len(notes) == 40
+        t.join(120)
+    assert sorted(shares) == ["a", "b"]
+    assert shares["a"]["sent"] >= 1 and shares["b"]["sent"] >= 1, shares
+    assert shares["a"]["sent"] + shares["b"]["sent"] == 40, shares
+    assert all(count == 0 for share in shares.values() for what, count in share.items() if what != "sent"), shares
+    sent = Counter(m["data"]["thing1"]["value"] for m in fake.sent_messages(redis_client))
+    assert sent == Counter(f"消息{n}" for n in range(40))  # every message, none twice
+    assert set(statuses(pg_app).values()) == {("sent", 1)}  # each claimed once
 
 
 def test_a_reminder_withdrawn_after_the_sender_claimed_it_is_not_sent(app, client, redis_client):
