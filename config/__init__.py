@@ -123,7 +123,6 @@ def _profile_defaults(env: str) -> dict:
         "NOTIFY_BACKOFF_SECONDS": 30,
         "NOTIFY_BACKOFF_MAX_SECONDS": 3600,
         "NOTIFY_POLL_SECONDS": 5.0,
-        "STATIONS_INLINE_REBUILD_MAX": 20000,  # larger datasets rebuild the search index in the background
         "STATIONS_IMPORT_MAX_ROWS": 100000,
         "CORS_ORIGINS": "",
         "SESSION_COOKIE_HTTPONLY": True,

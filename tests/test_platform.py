@@ -159,10 +159,12 @@ def test_migrations_match_the_models(app):
     from alembic.migration import MigrationContext
 
     from models import db
+    from models.station import include_in_autogenerate
 
     with app.app_context():
         with db.engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True,
+                                                         "include_object": include_in_autogenerate})
             diff = compare_metadata(ctx, db.metadata)
     assert diff == []
 

@@ -5,8 +5,7 @@ reported with their row number and a Chinese message and the good rows land.
 Writes go in batches (executemany INSERT, then the new ids by code / bulk UPDATE by primary key),
 each batch in a savepoint: if a batch hits the database's unique index (a
 station created meanwhile), that batch is retried row by row so that only the
-clashing row fails.  One audit row per import, one commit, then one pipeline
-updates the nearby index.
+clashing row fails.  One audit row per import, one commit.
 """
 from __future__ import annotations
 
@@ -22,13 +21,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import db
-from models.station import Station
+from models.station import LAT_MAX, Station
 from service.auth.permissions import Scope
 from service.common import clock
 from service.common.audit import record as audit
 from service.common.excel import TableError, read_table
 from service.organizations.services import owning_organization
-from service.stations import geo, hours
+from service.stations import hours
 from service.stations.schemas import AMENITY_LABELS, CODE_RE, PHONE_RE, canonical_amenities
 
 log = logging.getLogger("service.stations.importer")
@@ -178,7 +177,7 @@ def parse_row(values: dict, columns: set[str]) -> tuple[dict, list[str], list[st
     check("code", code)
     check("name", required_text("name", 100))
     check("address", required_text("address", 255))
-    check("lat", lambda v: _number(v, "lat", -geo.GEO_LAT_MAX, geo.GEO_LAT_MAX))
+    check("lat", lambda v: _number(v, "lat", -LAT_MAX, LAT_MAX))
     check("lng", lambda v: _number(v, "lng", -180, 180))
     check("opening_hours", opening)
     if "phone" in columns:
@@ -266,7 +265,6 @@ def import_rows(rows: Iterable[tuple[int, dict]], columns: Iterable[str], *, sco
           details={**(audit_details or {}), "created": result["created"], "updated": result["updated"],
                    "errors": len(errors), "warnings": len(warnings)})
     db.session.commit()
-    geo.upsert(created_rows + updated_rows)
     return result
 
 
@@ -337,7 +335,7 @@ def bulk_load(records: Iterable[dict], *, organization_id: int | None = None, ch
     """Upsert station records (dicts with the import's English keys) in chunks: for seeding and benchmarks.
 
     Runs with whole-federation rights (CLI/benchmark use, no request needed);
-    each chunk is one transaction and one index pipeline.  ``opening_hours``
+    each chunk is one transaction.  ``opening_hours``
     may be ``"24h"``, one range or the object form; ``amenities`` a list or a
     separated string.  → totals ``{created, updated, errors, warnings}`` (counts).
     """
