@@ -36,6 +36,7 @@ REPORT_KINDS = ("closed", "wrong_location", "facility_broken", "other")
 REPORT_STATUSES = ("open", "resolved")
 LAT_MAX = 85.05112878
 POSTGRESQL_ONLY = frozenset({"geog", "open_week", "ix_stations_geog_live"})
+POSTGIS_TABLES = frozenset({"spatial_ref_sys"})
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -43,7 +44,10 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's ``include_object`` hook: everything but what PostgreSQL alone keeps on ``stations``."""
+    """Alembic's ``include_object`` hook: everything but what PostgreSQL alone keeps on ``stations``
+    and the PostGIS extension's own table."""
+    if type_ == "table":
+        return name not in POSTGIS_TABLES
     table = getattr(obj, "table", None)
     return not (name in POSTGRESQL_ONLY and table is not None and table.name == "stations")
 
