@@ -58,9 +58,18 @@ def station_records(start: int, count: int, seed: int = 7):
                "lat": la, "lng": ln, "phone": None, "amenities": amen, "opening_hours": rng.choice(HOURS)}
 
 
+CHINA_BOX = (18.2, 53.5, 73.7, 134.7)  # lat min/max, lng min/max
+
+
 def nearby_query(rng: random.Random) -> str:
-    city, lat, lng, weight = pick_city(rng)
-    la, ln = near(rng, lat, lng, 10)
+    """A rider somewhere: 60% within 10 km of a city's centre, 15% at a centre itself, 25% anywhere in the
+    country (mostly far from any station)."""
+    where = rng.random()
+    if where < 0.25:
+        la, ln = round(rng.uniform(*CHINA_BOX[:2]), 6), round(rng.uniform(*CHINA_BOX[2:]), 6)
+    else:
+        city, lat, lng, weight = pick_city(rng)
+        la, ln = (lat, lng) if where < 0.4 else near(rng, lat, lng, 10)
     q = f"/api/v1/stations/nearby?lat={la}&lng={ln}&radius_m=3000&limit=20"
     r = rng.random()
     if r < 0.3:
