@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 
 from service.common import clock
-from tests.conftest import _session_app, build_app, clean
+from tests.conftest import _migrate, _session_app, build_app, clean
 from tests.helpers import bearer, error_code, staff_token
 from tests.stations.support import CENTRE, create, csv_upload, import_file, nearby, offset
 from tests.support.servers import RedisServer
+from tests.test_faults import own_pg
 
 MONDAY_NOON = clock.local(2026, 3, 2, 12, 0)
 
@@ -139,6 +140,24 @@ def test_when_redis_is_down_the_database_still_answers(app, client, admin, fake_
         assert [i["distance_m"] for i in nearby(worker).get_json()["items"]] == [300, 700]
     finally:
         own_redis.stop()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_restart_costs_one_503_then_the_pool_recovers(redis_server, fake_wechat_url):
+    pg = own_pg()
+    try:
+        other = build_app(pg.create_database("nearby"), redis_server.url, fake_wechat_url)
+        _migrate(other)
+        worker = other.test_client()
+        create(worker, staff_token(other, worker, "admin"), "X", east_m=300)
+        assert [i["distance_m"] for i in nearby(worker).get_json()["items"]] == [300]
+        pg.restart()  # the pooled connection, used a moment ago, is not pinged: it fails in use
+        lost = nearby(worker)
+        assert lost.status_code == 503 and error_code(lost) == "database_unavailable"
+        assert "psycopg" not in lost.get_data(as_text=True)
+        assert [[i["distance_m"] for i in nearby(worker).get_json()["items"]] for _ in range(3)] == [[300]] * 3
+    finally:
+        pg.stop()
 
 
 def test_moving_retiming_and_deleting_a_station_show_in_the_next_search(client, admin):
