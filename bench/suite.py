@@ -49,9 +49,10 @@ def staff_token(stack: Stack, username: str, role: str) -> str:
 
 
 def root_org(stack: Stack) -> int:
+    from sqlalchemy import select
+
     from models import Organization, db
     from service.organizations.services import create_root_or_child
-    from sqlalchemy import select
 
     with stack.app.app_context():
         org = db.session.scalar(select(Organization).where(Organization.parent_id.is_(None)))
@@ -123,16 +124,15 @@ def station_count(stack: Stack) -> int:
 
 
 def grow_stations(stack: Stack, target: int) -> float:
-    """Load stations until ``target`` exist (those there already are kept) → seconds taken."""
+    """Load stations with COPY until ``target`` exist (those there already are kept) → seconds taken."""
     from models import db
-    from service.stations.importer import bulk_load
 
     have = station_count(stack)
     t0 = time.perf_counter()
-    if have < target:
-        with stack.app.app_context():
-            bulk_load(data.station_records(have, target - have), chunk_size=20_000)
-            db.session.remove()
+    with stack.app.app_context():
+        for start in range(have, target, 50_000):
+            data.copy_stations(db.session, start, min(50_000, target - start))
+        db.session.remove()
     return time.perf_counter() - t0
 
 
@@ -174,8 +174,8 @@ def scenario_nearby(stack: Stack, fl: dict, args) -> None:
         curve.append((target, s, ratio, ratios, floors))
     say("\nScale curve (p50 must stay flat); each ratio is the median of three runs, each paired with a "
         "/livez run just before it:\n")
-    say("| stations | req/s | p50 ms | p99 ms | ratio to /livez (median) | the three ratios | /livez req/s beside them |"
-        "\n|---|---|---|---|---|---|---|")
+    say("| stations | req/s | p50 ms | p99 ms | ratio to /livez (median) | the three ratios "
+        "| /livez req/s beside them |\n|---|---|---|---|---|---|---|")
     for n, s, ratio, ratios, floors in curve:
         say(f"| {n:,} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {ratio:.2f} | "
             f"{', '.join(f'{r:.2f}' for r in ratios)} | {', '.join(f'{f:.0f}' for f in floors)} |")
@@ -262,7 +262,8 @@ def scenario_booking(stack: Stack, fl: dict, args) -> None:
         return ("POST", "/api/v1/legal-aid/bookings", {"Content-Type": "application/json", **bearer(tokens[i])},
                 bodies[i], "booking")
 
-    say(f"\n## Legal-aid booking under contention: {n:,} workers for {len(slot_ids)} slots × 20 seats, 16 connections\n")
+    say(f"\n## Legal-aid booking under contention: {n:,} workers for {len(slot_ids)} slots × 20 seats, "
+        "16 connections\n")
     say(loadgen.TABLE_HEAD)
     res = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=n)
     row("POST /legal-aid/bookings", res.summary(), fl["rps"])
@@ -280,8 +281,9 @@ def scenario_booking(stack: Stack, fl: dict, args) -> None:
 
 
 def scenario_queue(stack: Stack, fl: dict, args) -> None:
-    from models import Organization, db
     from sqlalchemy import select
+
+    from models import Organization, db
 
     root_org(stack)
     with stack.app.app_context():
@@ -302,7 +304,8 @@ def scenario_queue(stack: Stack, fl: dict, args) -> None:
             paths.append("/api/v1/admin/enrollment/applications?q=%E8%81%8C%E5%B7%A512")
         else:
             paths.append(f"/api/v1/admin/enrollment/applications?page={rng.randint(1, 200)}")
-    say(f"\n## Enrollment review queue with {args.applications:,} applications (loaded in {load_s:.0f} s), 16 connections\n")
+    say(f"\n## Enrollment review queue with {args.applications:,} applications (loaded in {load_s:.0f} s), "
+        "16 connections\n")
     say(loadgen.TABLE_HEAD)
     res = loadgen.run(stack.url, lambda i: loadgen.get(paths[i % len(paths)], "queue", bearer(reviewer)),
                       concurrency=CONC, duration=args.duration, warmup=1)
@@ -367,8 +370,8 @@ def scenario_mix(stack: Stack, fl: dict, args) -> dict:
         if r < 86:
             return loadgen.get("/api/v1/legal-aid/slots", "GET /legal-aid/slots", bearer(tokens[i % len(tokens)]))
         if r < 92:
-            return loadgen.get("/api/v1/admin/enrollment/applications?status=pending", "GET /admin/enrollment/applications",
-                               bearer(reviewer))
+            return loadgen.get("/api/v1/admin/enrollment/applications?status=pending",
+                               "GET /admin/enrollment/applications", bearer(reviewer))
         if r < 96:
             return loadgen.get("/api/v1/organizations", "GET /organizations")
         return loadgen.get("/api/v1/enrollment/applications/mine", "GET /enrollment/applications/mine",
@@ -658,9 +661,10 @@ def scenario_peer(stack: Stack, fl: dict, args) -> None:
     say(f"| /livez | | | | | | | | {statistics.median(floor_ratios):.2f} | "
         f"{', '.join(f'{r:.2f}' for r in floor_ratios)} | |")
     for target, load_s, (ours, theirs), ratio, ratios, (identical, ties, total) in curve:
-        say(f"| {target:,} | {_cell(ours)} | {ours['p99_ms'] / ours['p50_ms']:.1f} | {_cell(theirs)} | "
-            f"{ratio:.2f} | {', '.join(f'{r:.2f}' for r in ratios)} | {identical} + {ties} of {total} |")
-    say(f"\nCPU ms per request in those rounds, service: "
+        say(f"| {target:,} (COPY {load_s:.0f} s) | {_cell(ours)} | {ours['p99_ms'] / ours['p50_ms']:.1f} | "
+            f"{_cell(theirs)} | {ratio:.2f} | {', '.join(f'{r:.2f}' for r in ratios)} | "
+            f"{identical} + {ties} of {total} |")
+    say("\nCPU ms per request in those rounds, service: "
         + "; ".join(f"{t:,}: {CpuMeter.format(o['cpu'])}" for t, _, (o, _p), *_ in curve))
     say("CPU ms per request, peer: "
         + "; ".join(f"{t:,}: {CpuMeter.format(p['cpu'])}" for t, _, (_o, p), *_ in curve))
