@@ -16,8 +16,8 @@ from service import cli, console, docs, errors, health, observability
 from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
-from service.common.logjson import JsonFormatter
 from service.common.http import add_cors_headers, add_security_headers, handle_preflight
+from service.common.logjson import JsonFormatter
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
@@ -27,6 +27,7 @@ from service.organizations import views as organizations_views
 from service.stations import views as stations_views
 from service.stats import views as stats_views
 from service.wechat_gateway import wechat_gateway
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 

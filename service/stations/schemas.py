@@ -14,8 +14,7 @@ from marshmallow import ValidationError, fields, post_dump, post_load, pre_load,
 
 from models.station import AMENITIES, LAT_MAX, REPORT_KINDS, REPORT_STATUSES
 from service.common import clock
-from service.common.schemas import (ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema,
-                                    page_schema)
+from service.common.schemas import ID_RANGE, BodySchema, LocalDateTime, OutSchema, PageArgs, QuerySchema, page_schema
 from service.stations import hours
 
 AMENITY_LABELS = {
@@ -176,8 +175,9 @@ class NearbyArgs(QuerySchema):
                        metadata={"description": "当前位置纬度（GCJ-02，wx.getLocation type=gcj02）"})
     lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180, error="经度应在 -180 到 180 之间"),
                        metadata={"description": "当前位置经度（GCJ-02）"})
-    radius_m = fields.Integer(load_default=3000, validate=validate.Range(
-        min=1, max=50000, error="搜索半径应在 1 到 50000 米之间"), metadata={"description": "搜索半径（米），最大 50 公里"})
+    radius_m = fields.Integer(load_default=3000,
+                              validate=validate.Range(min=1, max=50000, error="搜索半径应在 1 到 50000 米之间"),
+                              metadata={"description": "搜索半径（米），最大 50 公里"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50, error="数量应在 1 到 50 之间"))
     amenities = fields.String(load_default="", metadata={"description": "需要的设施，逗号分隔，如 water,charging；" +
                                                            _AMENITIES_DOC})
@@ -307,14 +307,16 @@ class StationSyncPageSchema(OutSchema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
-    next_cursor = fields.String(allow_none=True, required=True,
-                                metadata={"description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
+    next_cursor = fields.String(
+        allow_none=True, required=True,
+        metadata={"description": "下一页的游标（按 updated_at、id 稳定排序）；null 表示没有更多"})
     server_time = LocalDateTime(required=True, metadata={"description": "服务器当前时间，可作为下次同步的起点"})
 
 
 class ReportCreateSchema(BodySchema):
-    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS),
-                         metadata={"description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
+    kind = fields.String(
+        required=True, validate=validate.OneOf(REPORT_KINDS),
+        metadata={"description": "closed 未开放、wrong_location 位置不准、facility_broken 设施损坏、other 其他"})
     comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
 
 

@@ -45,9 +45,10 @@ log = logging.getLogger("service.stations.search")
 MINUTES_PER_DAY = 1440
 
 _POINT = "ST_SetSRID(ST_MakePoint(%(lng)s::float8, %(lat)s::float8), 4326)::geography"
-_OPEN_NOW = ("(open_week @> %(minute_of_week)s::int AND NOT (jsonb_typeof(closure) = 'object' AND closure <> '{}' "
-             "AND coalesce(closure ->> 'from', '') <= %(today)s::text "
-             "AND coalesce(nullif(closure ->> 'until', ''), '9999-12-31') >= %(today)s::text))")
+# closed today: a closure object whose dates hold today (a NULL closure, JSON or SQL, closes nothing)
+_OPEN_NOW = ("(open_week @> %(minute_of_week)s::int AND NOT coalesce(jsonb_typeof(closure) = 'object' "
+             "AND closure <> '{}' AND coalesce(closure ->> 'from', '') <= %(today)s::text "
+             "AND coalesce(nullif(closure ->> 'until', ''), '9999-12-31') >= %(today)s::text, false))")
 _HOURS_JSON = ("CASE WHEN jsonb_typeof(opening_hours) = 'object' THEN json_strip_nulls(json_build_object("
                + ", ".join(f"'{day}', opening_hours -> '{day}'" for day in hours.DAYS)
                + ")) ELSE opening_hours::json END")

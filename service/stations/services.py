@@ -33,8 +33,13 @@ from service.common.pagination import paginate
 from service.errors import ValidationFailed
 from service.organizations.services import owning_organization
 from service.stations import search
-from service.stations.errors import (ReportAlreadyResolved, ReportExists, ReportNotFound, StationCodeTaken,
-                                     StationNotFound)
+from service.stations.errors import (
+    ReportAlreadyResolved,
+    ReportExists,
+    ReportNotFound,
+    StationCodeTaken,
+    StationNotFound,
+)
 
 STATION_FIELDS = ("code", "name", "address", "lat", "lng", "phone", "amenities", "opening_hours", "closure",
                   "photos")
@@ -61,7 +66,7 @@ def get_station(station_id: int) -> Station:
 
 
 def _encode_cursor(station: Station) -> str:
-    raw = f"{station.updated_at.astimezone(dt.timezone.utc).isoformat()}|{station.id}"
+    raw = f"{station.updated_at.astimezone(dt.UTC).isoformat()}|{station.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -261,7 +266,7 @@ def update_station(scope: Scope, station_id: int, body: dict) -> Row:
 
 
 def delete_station(scope: Scope, station_id: int) -> None:
-    """Soft-delete: the row stays as the sync tombstone; the nearby search no longer finds it.  404 outside the scope."""
+    """Soft-delete: the row stays as the sync tombstone; the nearby search stops finding it.  404 outside scope."""
     station = station_in_scope(scope, station_id)
     now = clock.now()
     station.deleted_at = now

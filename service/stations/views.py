@@ -9,11 +9,27 @@ from service.common.http import config_limit, large_upload
 from service.errors import ValidationFailed
 from service.extensions import Blueprint, client_address_key, limiter
 from service.stations import importer, services
-from service.stations.schemas import (AdminStationArgs, ImportFileSchema, ImportFormSchema, ImportResultSchema,
-                                      NearbyArgs, NearbyResultSchema, ReportAdminPageSchema, ReportAdminSchema,
-                                      ReportArgs, ReportCreateSchema, ReportResolveSchema, ReportSchema,
-                                      StationAdminPageSchema, StationAdminSchema, StationCreateSchema,
-                                      StationPatchSchema, StationSchema, StationSyncPageSchema, SyncArgs)
+from service.stations.schemas import (
+    AdminStationArgs,
+    ImportFileSchema,
+    ImportFormSchema,
+    ImportResultSchema,
+    NearbyArgs,
+    NearbyResultSchema,
+    ReportAdminPageSchema,
+    ReportAdminSchema,
+    ReportArgs,
+    ReportCreateSchema,
+    ReportResolveSchema,
+    ReportSchema,
+    StationAdminPageSchema,
+    StationAdminSchema,
+    StationCreateSchema,
+    StationPatchSchema,
+    StationSchema,
+    StationSyncPageSchema,
+    SyncArgs,
+)
 
 blp = Blueprint("stations", __name__, url_prefix="/api/v1", description="户外劳动者驿站")
 
