@@ -13,11 +13,12 @@ PostgreSQL: one statement on the GiST index of the live stations' ``geog``
 (migration 0011): ``ST_DWithin`` bounds the scan to the radius, ``<->`` walks
 it nearest first, and the amenity filter (``amenities @> …``) and the open
 filter (the generated ``open_week`` minutes of the week, and the closure's
-dates) are in the same statement, so the scan stops as soon as ``limit + 1``
-matches are found however many nearer stations are filtered out.
-PostgreSQL renders each item's JSON.  Only when the ``limit``-th and the next
-match share a whole-metre distance is the statement run again with a larger
-limit, until that tie is whole.  Autocommit: one round trip.
+dates) are in the same statement, so the scan stops as soon as
+``limit + TIE_MARGIN`` matches are found however many nearer stations are
+filtered out.  PostgreSQL orders those by (metres, id) and renders the first
+``limit`` as JSON.  Only when the farthest one fetched may tie, to the metre,
+with the last one answered is the statement run again with a larger limit.
+Autocommit: one round trip.
 
 SQLite: a bounding box on the (lat, lng) index, then the exact distance,
 the filters and the same JSON in Python.  Both give the same answer.
@@ -43,6 +44,7 @@ from service.stations import hours
 log = logging.getLogger("service.stations.search")
 
 MINUTES_PER_DAY = 1440
+TIE_MARGIN = 5  # matches fetched beyond the limit: a tie to the metre across the cut rarely reaches past them
 
 _POINT = "ST_SetSRID(ST_MakePoint(%(lng)s::float8, %(lat)s::float8), 4326)::geography"
 # closed today: a closure object whose dates hold today (a NULL closure, JSON or SQL, closes nothing)
@@ -57,19 +59,26 @@ _CLOSURE_JSON = ("CASE WHEN jsonb_typeof(closure) = 'object' AND closure <> '{}'
 
 
 def _statement(amenities: bool, open_only: bool) -> str:
+    """The ``fetch`` nearest matches (a few more than asked, so that a tie at the cut is seen), the
+    ``limit`` first of them by (metres, id) rendered as JSON, each row with how many were fetched and
+    the farthest distance fetched."""
     where = ["deleted_at IS NULL", f"ST_DWithin(geog, {_POINT}, %(radius)s::float8, false)"]
     if amenities:
         where.append("amenities @> %(amenities)s::jsonb")
     if open_only:
         where.append(_OPEN_NOW)
     return (
-        "SELECT id, d, json_build_object('id', id, 'name', name, 'address', address, 'lat', lat, 'lng', lng, "
-        "'distance_m', round(d)::int, 'amenities', amenities, 'open_now', open_now, "
-        f"'opening_hours', {_HOURS_JSON}, 'phone', phone, 'closure', {_CLOSURE_JSON})::text "
+        "SELECT json_build_object('id', id, 'name', name, 'address', address, 'lat', lat, 'lng', lng, "
+        "'distance_m', metres::int, 'amenities', amenities, 'open_now', open_now, "
+        f"'opening_hours', {_HOURS_JSON}, 'phone', phone, 'closure', {_CLOSURE_JSON})::text, "
+        "fetched, farthest, metres "
+        "FROM (SELECT nearest.*, round(d) AS metres, count(*) OVER () AS fetched, max(d) OVER () AS farthest "
         "FROM (SELECT id, name, address, lat, lng, phone, amenities, opening_hours, closure, "
         f"geog <-> {_POINT} AS d, {'true' if open_only else _OPEN_NOW} AS open_now "
         f"FROM stations WHERE {' AND '.join(where)} "
-        f"ORDER BY geog <-> {_POINT} LIMIT %(fetch)s::int) AS nearest")
+        f"ORDER BY geog <-> {_POINT} LIMIT %(fetch)s::int) AS nearest "
+        "ORDER BY round(d), id LIMIT %(limit)s::int) AS answer "
+        "ORDER BY metres, id")
 
 
 _STATEMENTS = {(a, o): _statement(a, o) for a in (False, True) for o in (False, True)}
@@ -101,8 +110,9 @@ def _find_postgresql(q: Question) -> list[str]:
     answers 503 ``database_unavailable``, as everywhere else."""
     statement = _STATEMENTS[(bool(q.amenities), q.open_only)]
     params = {"lat": q.lat, "lng": q.lng, "radius": float(q.radius), "amenities": json.dumps(q.amenities),
-              "minute_of_week": q.weekday * MINUTES_PER_DAY + q.minute, "today": q.today.isoformat()}
-    fetch = q.limit + 1
+              "minute_of_week": q.weekday * MINUTES_PER_DAY + q.minute, "today": q.today.isoformat(),
+              "limit": q.limit}
+    fetch = q.limit + TIE_MARGIN
     pooled = db.engine.raw_connection()
     conn = pooled.driver_connection
     try:
@@ -110,10 +120,9 @@ def _find_postgresql(q: Question) -> list[str]:
         with conn.cursor() as cursor:
             while True:
                 rows = cursor.execute(statement, {**params, "fetch": fetch}).fetchall()
-                rows.sort(key=lambda r: (round(r[1]), r[0]))
                 # complete unless the farthest one fetched may tie, to the metre, with the last one answered
-                if len(rows) < fetch or round(rows[-1][1]) > round(rows[q.limit - 1][1]):
-                    return [r[2] for r in rows[:q.limit]]
+                if not rows or rows[0][1] < fetch or round(rows[0][2]) > rows[-1][3]:
+                    return [r[0] for r in rows]
                 fetch *= 4
     except (psycopg.OperationalError, psycopg.InterfaceError) as err:
         log.error("database unavailable: %s", type(err).__name__)
