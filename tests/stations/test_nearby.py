@@ -194,14 +194,15 @@ def test_equal_distances_to_the_metre_come_in_id_order(client, admin):
     second = create(client, admin, "TIE-B", north_m=-1000)
     third = create(client, admin, "TIE-C", east_m=1000.2)
     create(client, admin, "NEAR", east_m=10)
-    same_place = [create(client, admin, f"SAME-{n}", east_m=-400) for n in range(3)]
+    same_place = [create(client, admin, f"SAME-{n}", east_m=-400) for n in range(8)]
     items = nearby(client).get_json()["items"]
     assert [(i["id"], i["distance_m"]) for i in items] == [
         (items[0]["id"], 10), *[(s["id"], 400) for s in same_place],
         (first["id"], 1000), (second["id"], 1000), (third["id"], 1000)]
-    # the limit falls inside a tie: the lower ids are answered
+    # the limit falls inside a tie, one wider than the matches fetched beyond the limit: the lower ids are answered
     assert [i["id"] for i in nearby(client, limit=3).get_json()["items"]][1:] == [s["id"] for s in same_place[:2]]
-    assert [i["id"] for i in nearby(client, limit=5).get_json()["items"]][4:] == [first["id"]]
+    assert [i["id"] for i in nearby(client, limit=10).get_json()["items"]][9:] == [first["id"]]
+    assert [i["id"] for i in nearby(client, limit=11).get_json()["items"]][9:] == [first["id"], second["id"]]
 
 
 def test_nearby_is_rate_limited_per_client(app, client, monkeypatch):
