@@ -13,8 +13,8 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
-from typing import Iterable, Iterator
 
 from flask import current_app
 from sqlalchemy import insert, select, update
@@ -249,7 +249,8 @@ def import_rows(rows: Iterable[tuple[int, dict]], columns: Iterable[str], *, sco
                    "organization_id": organization_id, "created_at": now, "updated_at": now, "deleted_at": None}
             inserts.append((number, row))
         elif not scope.allows(current.organization_id):
-            errors.append({"row": number, "message": f"第 {number} 行：编码“{data['code']}”已被不在您管辖范围内的驿站使用"})
+            errors.append({"row": number,
+                           "message": f"第 {number} 行：编码“{data['code']}”已被不在您管辖范围内的驿站使用"})
         else:
             row = {"id": current.id, **data, "updated_at": now}
             if set_organization:
