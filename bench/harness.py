@@ -90,22 +90,31 @@ class Stack:
                 time.sleep(0.1)
 
     def stop_server(self) -> None:
-        if self.gunicorn and self.gunicorn.poll() is None:
-            self.gunicorn.send_signal(signal.SIGTERM)
-            try:
-                self.gunicorn.wait(20)
-            except subprocess.TimeoutExpired:
-                self.gunicorn.kill()
+        stop(self.gunicorn)
         self.gunicorn = None
+
+    def start_other(self, app: str, ready_path: str = "/livez") -> tuple[subprocess.Popen, str]:
+        """Another app under the same gunicorn settings and environment, on a port of its own → (process, URL)."""
+        import urllib.request
+
+        port = free_port()
+        proc = subprocess.Popen([PY, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", app], cwd=ROOT,
+                                env={**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"})
+        self.procs.append(proc)
+        wait_port(port, timeout=30)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + ready_path, timeout=2).read()
+                break
+            except Exception:
+                time.sleep(0.1)
+        return proc, url
 
     def __exit__(self, *exc) -> None:
         self.stop_server()
         for p in self.procs:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
         self.redis_server.stop()
         self.pg.stop()
 
@@ -120,24 +129,36 @@ class Stack:
         return {c.pid: c.memory_info().rss / 2**20 for c in master.children()}
 
 
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 class CpuMeter:
     """CPU time per request of each part of the stack during one run, in ms.
 
     Throughput on shared cores drifts with the machine; the CPU a request
     costs each process drifts much less, so it is printed beside the figures:
     ``with CpuMeter(stack) as cpu: … ; cpu.per_request(n)``.  Processes that
-    start during the run (new PostgreSQL backends) count from zero.
+    start during the run (new PostgreSQL backends) count from zero.  ``server``:
+    the gunicorn master measured (the stack's own by default).
     """
 
-    def __init__(self, stack: Stack):
+    def __init__(self, stack: Stack, server: subprocess.Popen | None = None):
         self.stack = stack
+        self.server = server
 
     def _groups(self) -> dict[str, list]:
         import psutil
 
         groups: dict[str, list] = {"gunicorn": [], "redis": [], "postgres": [], "load generator": [psutil.Process()]}
-        if self.stack.gunicorn:
-            master = psutil.Process(self.stack.gunicorn.pid)
+        server = self.server or self.stack.gunicorn
+        if server:
+            master = psutil.Process(server.pid)
             groups["gunicorn"] = [master, *master.children()]
         groups["redis"] = [psutil.Process(self.stack.redis_server.proc.pid)]
         try:
@@ -229,4 +250,5 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, PostgreSQL 15, Redis 6.2"
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, "
+            "PostgreSQL 15 with PostGIS 3, Redis 6.2")

@@ -5,12 +5,13 @@ below it, one part that a hot endpoint cannot do without under docs/contract.md:
 
 - ``/bench/ladder/limited``: Flask-Limiter's per-client limit (one Redis
   round trip), as the nearby search has;
-- ``/bench/ladder/ping``: that, plus one more Redis round trip doing no work
-  (``PING``): the least any search on Redis can cost;
-- ``/bench/ladder/geosearch?lat&lng&radius_m``: that, plus one plain
-  ``GEOSEARCH`` on the station index (nearest 20, ids and distances only —
-  no filters, no records, no database fallback): less than a nearby search
-  can do;
+- ``/bench/ladder/select1``: that, plus one PostgreSQL round trip doing no
+  work (``SELECT 1``, autocommit, on the pooled psycopg connection as the
+  search runs): the least any search in the database can cost;
+- ``/bench/ladder/postgis?lat&lng&radius_m``: the limit, plus one plain
+  PostGIS statement on the stations' GiST index (nearest 20 within the
+  radius, ids and distances only — no filters, no station fields, no
+  argument validation): less than a nearby search can do;
 - ``/bench/ladder/session``: a worker's Redis session and the per-worker
   check-in limit, as a check-in has;
 - ``/bench/ladder/session-sql``: that, plus one ``SELECT 1`` on PostgreSQL
@@ -30,8 +31,7 @@ from models import db
 from service import create_app
 from service.auth.permissions import require_worker_session
 from service.common.http import config_limit
-from service.extensions import client_address_key, limiter, rate_limit_key, redis_store
-from service.stations.geo import GEO_KEY
+from service.extensions import client_address_key, limiter, rate_limit_key
 
 ladder = Blueprint("bench_ladder", __name__, url_prefix="/bench/ladder")
 
@@ -53,20 +53,37 @@ def limited():
     return _ok()
 
 
-@ladder.get("/ping")
+_NEAREST = ("SELECT id, geog <-> ST_SetSRID(ST_MakePoint(%(lng)s::float8, %(lat)s::float8), 4326)::geography "
+            "FROM stations WHERE deleted_at IS NULL AND ST_DWithin(geog, ST_SetSRID(ST_MakePoint("
+            "%(lng)s::float8, %(lat)s::float8), 4326)::geography, %(radius)s::float8, false) "
+            "ORDER BY geog <-> ST_SetSRID(ST_MakePoint(%(lng)s::float8, %(lat)s::float8), 4326)::geography LIMIT 20")
+
+
+def _fetch(statement: str, params: dict | None = None) -> list:
+    """On the pooled psycopg connection in autocommit, as the nearby search runs its statement."""
+    pooled = db.engine.raw_connection()
+    conn = pooled.driver_connection
+    try:
+        conn.autocommit = True
+        return conn.execute(statement, params).fetchall()
+    finally:
+        conn.autocommit = False
+        pooled.close()
+
+
+@ladder.get("/select1")
 @per_client
-def ping():
-    redis_store.client.ping()
+def select1():
+    _fetch("SELECT 1")
     return _ok()
 
 
-@ladder.get("/geosearch")
+@ladder.get("/postgis")
 @per_client
-def geosearch():
-    hits = redis_store.client.execute_command(
-        "GEOSEARCH", GEO_KEY, "FROMLONLAT", float(request.args["lng"]), float(request.args["lat"]),
-        "BYRADIUS", int(request.args["radius_m"]), "m", "ASC", "COUNT", 20, "WITHDIST")
-    return _ok(b'{"items":[%s]}' % b",".join(b"[%s,%s]" % (member, dist) for member, dist in hits))
+def postgis():
+    hits = _fetch(_NEAREST, {"lat": float(request.args["lat"]), "lng": float(request.args["lng"]),
+                             "radius": float(request.args["radius_m"])})
+    return _ok(b'{"items":[%s]}' % b",".join(b"[%d,%.1f]" % (ident, dist) for ident, dist in hits))
 
 
 @ladder.post("/session")

@@ -184,5 +184,6 @@ def format_row(name: str, s: dict, floor_rps: float | None = None, ratio: float 
             f"{json.dumps(s.get('statuses', {}))} |")
 
 
-TABLE_HEAD = ("| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | ratio to /livez | errors (5xx/conn) | statuses |\n"
+TABLE_HEAD = ("| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | ratio to /livez | errors (5xx/conn) "
+              "| statuses |\n"
               "|---|---|---|---|---|---|---|---|---|")

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import data, loadgen  # noqa: E402
-from bench.harness import CpuMeter, RssSampler, Stack, machine  # noqa: E402
+from bench.harness import CpuMeter, RssSampler, Stack, machine, stop  # noqa: E402
 
 CONC = 16
 OUT: list[str] = []
@@ -111,24 +111,56 @@ def paired(stack: Stack, make, duration: float, rounds: int = 3) -> tuple[dict, 
 
 # --- scenarios ---------------------------------------------------------------------
 
-def scenario_nearby(stack: Stack, fl: dict, args) -> None:
-    from service.stations.importer import bulk_load
+def station_count(stack: Stack) -> int:
+    from sqlalchemy import func, select
 
-    steps = [n for n in (10_000, 100_000, 200_000, 1_000_000) if n <= args.stations]
+    from models import db
+    from models.station import Station
+
+    with stack.app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(Station))
+        db.session.remove()
+    return count
+
+
+def grow_stations(stack: Stack, target: int) -> float:
+    """Load stations with COPY until ``target`` exist (those there already are kept) → seconds taken."""
+    from models import db
+
+    have = station_count(stack)
+    t0 = time.perf_counter()
+    with stack.app.app_context():
+        for start in range(have, target, 50_000):
+            data.copy_stations(db.session, start, min(50_000, target - start))
+        db.session.remove()
+    return time.perf_counter() - t0
+
+
+def scale_steps(stack: Stack, args, sizes: tuple[int, ...]) -> list[int]:
+    """The sizes up to ``--stations`` (which is always the last), from the stations already loaded on."""
+    steps = [n for n in sizes if n <= args.stations]
     if not steps or steps[-1] != args.stations:
         steps.append(args.stations)
+    have = station_count(stack)
+    skipped = [n for n in steps if n < have]
+    if skipped:
+        say(f"\n({have:,} stations are loaded already: the steps {', '.join(f'{n:,}' for n in skipped)} are skipped)")
+    return [n for n in steps if n >= have]
+
+
+QUERY_MIX = ("Queries: a rider 60% of the time within 10 km of one of 36 cities (weighted by size), 15% at a "
+             "city's centre, 25% anywhere in the country; radius 3 km, limit 20; 30% with "
+             "`amenities=water,charging`, 20% with `open_now=true`.\n")
+
+
+def scenario_nearby(stack: Stack, fl: dict, args) -> None:
     say("\n## Nearby search (GET /api/v1/stations/nearby), 16 connections")
-    say("Queries: random points around 36 cities weighted by size, radius 3 km, limit 20; 30% with "
-        "`amenities=water,charging`, 20% with `open_now=true`.\n")
+    say(QUERY_MIX)
+    steps = scale_steps(stack, args, (10_000, 100_000, 200_000, 1_000_000))
     say(loadgen.TABLE_HEAD)
-    loaded = 0
     curve = []
     for target in steps:
-        t0 = time.perf_counter()
-        with stack.app.app_context():
-            bulk_load(data.station_records(loaded, target - loaded), chunk_size=20_000)
-        load_s = time.perf_counter() - t0
-        loaded = target
+        load_s = grow_stations(stack, target)
         settle(stack)
         rng = random.Random(3)
         queries = [data.nearby_query(rng) for _ in range(5000)]
@@ -142,8 +174,8 @@ def scenario_nearby(stack: Stack, fl: dict, args) -> None:
         curve.append((target, s, ratio, ratios, floors))
     say("\nScale curve (p50 must stay flat); each ratio is the median of three runs, each paired with a "
         "/livez run just before it:\n")
-    say("| stations | req/s | p50 ms | p99 ms | ratio to /livez (median) | the three ratios | /livez req/s beside them |"
-        "\n|---|---|---|---|---|---|---|")
+    say("| stations | req/s | p50 ms | p99 ms | ratio to /livez (median) | the three ratios "
+        "| /livez req/s beside them |\n|---|---|---|---|---|---|---|")
     for n, s, ratio, ratios, floors in curve:
         say(f"| {n:,} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {ratio:.2f} | "
             f"{', '.join(f'{r:.2f}' for r in ratios)} | {', '.join(f'{f:.0f}' for f in floors)} |")
@@ -230,7 +262,8 @@ def scenario_booking(stack: Stack, fl: dict, args) -> None:
         return ("POST", "/api/v1/legal-aid/bookings", {"Content-Type": "application/json", **bearer(tokens[i])},
                 bodies[i], "booking")
 
-    say(f"\n## Legal-aid booking under contention: {n:,} workers for {len(slot_ids)} slots × 20 seats, 16 connections\n")
+    say(f"\n## Legal-aid booking under contention: {n:,} workers for {len(slot_ids)} slots × 20 seats, "
+        "16 connections\n")
     say(loadgen.TABLE_HEAD)
     res = loadgen.run(stack.url, make, concurrency=CONC, duration=600, total=n)
     row("POST /legal-aid/bookings", res.summary(), fl["rps"])
@@ -271,7 +304,8 @@ def scenario_queue(stack: Stack, fl: dict, args) -> None:
             paths.append("/api/v1/admin/enrollment/applications?q=%E8%81%8C%E5%B7%A512")
         else:
             paths.append(f"/api/v1/admin/enrollment/applications?page={rng.randint(1, 200)}")
-    say(f"\n## Enrollment review queue with {args.applications:,} applications (loaded in {load_s:.0f} s), 16 connections\n")
+    say(f"\n## Enrollment review queue with {args.applications:,} applications (loaded in {load_s:.0f} s), "
+        "16 connections\n")
     say(loadgen.TABLE_HEAD)
     res = loadgen.run(stack.url, lambda i: loadgen.get(paths[i % len(paths)], "queue", bearer(reviewer)),
                       concurrency=CONC, duration=args.duration, warmup=1)
@@ -336,8 +370,8 @@ def scenario_mix(stack: Stack, fl: dict, args) -> dict:
         if r < 86:
             return loadgen.get("/api/v1/legal-aid/slots", "GET /legal-aid/slots", bearer(tokens[i % len(tokens)]))
         if r < 92:
-            return loadgen.get("/api/v1/admin/enrollment/applications?status=pending", "GET /admin/enrollment/applications",
-                               bearer(reviewer))
+            return loadgen.get("/api/v1/admin/enrollment/applications?status=pending",
+                               "GET /admin/enrollment/applications", bearer(reviewer))
         if r < 96:
             return loadgen.get("/api/v1/organizations", "GET /organizations")
         return loadgen.get("/api/v1/enrollment/applications/mine", "GET /enrollment/applications/mine",
@@ -481,22 +515,12 @@ def scenario_ladder(stack: Stack, fl: dict, args) -> None:
     """
     from urllib.parse import parse_qs, urlsplit
 
-    from sqlalchemy import func, select
-
-    from models import db
-    from models.station import Station
     from service.breakfast import bulk
-    from service.stations import geo
-    from service.stations.importer import bulk_load
 
-    want = min(args.stations, 200_000)
+    want = max(min(args.stations, 200_000), station_count(stack))
     org = root_org(stack)
+    grow_stations(stack, want)
     with stack.app.app_context():
-        have = db.session.scalar(select(func.count()).select_from(Station))
-        if have < want:
-            bulk_load(data.station_records(have, want - have), chunk_size=20_000)
-        if not stack.redis.exists(geo.READY_KEY):
-            geo.rebuild()  # else the first searches would start one and be answered from the database
         pairs = bulk.create_eligible_workers(org, 2_000, phone_start=15500000000,
                                              openid_prefix="bench-ladder-", link=False)
         tokens = bulk.issue_worker_tokens([w for w, _ in pairs])
@@ -510,11 +534,10 @@ def scenario_ladder(stack: Stack, fl: dict, args) -> None:
 
     rungs = [
         ("Flask-Limiter, per client (one Redis round trip)", lambda i: loadgen.get("/bench/ladder/limited")),
-        ("+ one Redis round trip doing no work (PING)", lambda i: loadgen.get("/bench/ladder/ping")),
-        ("+ one plain GEOSEARCH instead, 1 km, nearest 20",
-         lambda i: loadgen.get(f"/bench/ladder/geosearch?{points[i % len(points)]}&radius_m=1000")),
-        ("+ one plain GEOSEARCH instead, 3 km, nearest 20",
-         lambda i: loadgen.get(f"/bench/ladder/geosearch?{points[i % len(points)]}&radius_m=3000")),
+        ("+ one PostgreSQL round trip doing no work (SELECT 1, autocommit)",
+         lambda i: loadgen.get("/bench/ladder/select1")),
+        ("+ one plain PostGIS nearest-20 statement instead, 3 km, ids and distances only",
+         lambda i: loadgen.get(f"/bench/ladder/postgis?{points[i % len(points)]}&radius_m=3000")),
         ("GET /stations/nearby (the endpoint)", lambda i: loadgen.get(queries[i % len(queries)])),
         ("worker session + Flask-Limiter, per worker (two Redis round trips)", post("/bench/ladder/session")),
         ("+ one SELECT 1 on PostgreSQL", post("/bench/ladder/session-sql")),
@@ -539,7 +562,115 @@ def scenario_ladder(stack: Stack, fl: dict, args) -> None:
         stack.start_server()
 
 
-SCENARIOS = {"nearby": scenario_nearby, "checkin": scenario_checkin, "booking": scenario_booking,
+def _same_answers(service_url: str, peer_url: str, paths: list[str]) -> tuple[int, int, int]:
+    """Each path asked of both servers → (identical, equal but for the order or the cut among stations at the
+    same metre, total)."""
+    import urllib.request
+
+    def items(url: str) -> list[dict]:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return json.loads(resp.read())["items"]
+
+    def groups(answer: list[dict]) -> list[tuple[int, list[str]]]:
+        out: list[tuple[int, list[str]]] = []
+        for item in answer:
+            text = json.dumps(item, sort_keys=True)
+            if out and out[-1][0] == item["distance_m"]:
+                out[-1][1].append(text)
+            else:
+                out.append((item["distance_m"], [text]))
+        return [(metres, sorted(texts)) for metres, texts in out]
+
+    identical = ties = 0
+    for path in paths:
+        ours, theirs = items(service_url + path), items(peer_url + path)
+        if ours == theirs:
+            identical += 1
+        elif len(ours) == len(theirs):
+            a, b = groups(ours), groups(theirs)
+            if [m for m, _ in a] == [m for m, _ in b] and a[:-1] == b[:-1]:
+                ties += 1
+    return identical, ties, len(paths)
+
+
+def _alternate(stack: Stack, servers: list, make, seconds: float, rounds: int = 3) -> list[list[dict]]:
+    """``rounds`` rounds, each running every server in turn for ``seconds`` → per round, one summary each."""
+    out = []
+    for _ in range(rounds):
+        row_ = []
+        for url, proc in servers:
+            with CpuMeter(stack, proc) as cpu:
+                s = loadgen.run(url, make, concurrency=CONC, duration=seconds, warmup=1).summary()
+            s["cpu"] = cpu.per_request(int(s["requests"] * (1 + 1 / seconds)))
+            row_.append(s)
+        out.append(row_)
+    return out
+
+
+def _cell(s: dict) -> str:
+    return f"{s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f}"
+
+
+def scenario_peer(stack: Stack, fl: dict, args) -> None:
+    """The nearby search against the obvious PostGIS implementation (bench/peer_app.py), side by side.
+
+    Both are served by gunicorn with the same settings, on the same database and data, and asked the
+    same queries; the runs alternate (service, peer, three times) so that the machine's drift falls on
+    both alike.  The ratio is the service's req/s over the peer's, the median of the three rounds.
+    """
+    peer, peer_url = stack.start_other("bench.peer_app:app")
+    servers = [(stack.url, stack.gunicorn), (peer_url, peer)]
+    rng = random.Random(3)
+    queries = [data.nearby_query(rng) for _ in range(5000)]
+    each = args.duration / 3
+    say("\n## Nearby search against the obvious PostGIS implementation (bench/peer_app.py), 16 connections")
+    say("Both under `gunicorn -c config/gunicorn.conf.py` (2 workers × 4 threads) on the same PostgreSQL and "
+        f"Redis; runs of {each:.0f} s alternate service, peer, three times. " + QUERY_MIX)
+    say("| stations | round | service req/s | p50 ms | p99 ms | peer req/s | p50 ms | p99 ms | service / peer | "
+        "CPU ms per request, service | peer |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    rounds = _alternate(stack, servers, lambda i: loadgen.get("/livez"), each)
+    floor_ratios = []
+    for n, (ours, theirs) in enumerate(rounds, start=1):
+        floor_ratios.append(ours["rps"] / theirs["rps"])
+        say(f"| /livez (bare Flask for the peer) | {n} | {_cell(ours)} | {_cell(theirs)} | {floor_ratios[-1]:.2f} | "
+            f"{sum(ours['cpu'].values()):.2f} | {sum(theirs['cpu'].values()):.2f} |")
+    curve = []
+    try:
+        for target in scale_steps(stack, args, (10_000, 50_000, 200_000, 1_000_000)):
+            load_s = grow_stations(stack, target)
+            settle(stack)
+            for url, _ in servers:
+                loadgen.run(url, lambda i: loadgen.get(queries[i % len(queries)]), concurrency=CONC, duration=2)
+            same = _same_answers(stack.url, peer_url, queries[:300])
+            rounds = _alternate(stack, servers, lambda i: loadgen.get(queries[i % len(queries)], "nearby"), each)
+            ratios = []
+            for n, (ours, theirs) in enumerate(rounds, start=1):
+                ratios.append(ours["rps"] / theirs["rps"])
+                say(f"| {target:,} | {n} | {_cell(ours)} | {_cell(theirs)} | {ratios[-1]:.2f} | "
+                    f"{sum(ours['cpu'].values()):.2f} | {sum(theirs['cpu'].values()):.2f} |")
+            median = sorted(range(len(ratios)), key=lambda k: ratios[k])[len(ratios) // 2]
+            curve.append((target, load_s, rounds[median], statistics.median(ratios), ratios, same))
+    finally:
+        stop(peer)
+    say("\nSide by side (the median round of each size; p99/p50 is the service's):\n")
+    say("| stations | service req/s | p50 ms | p99 ms | p99/p50 | peer req/s | p50 ms | p99 ms | "
+        "service / peer (median) | the three ratios | same answers (identical + equal but for ties at the "
+        "same metre, of 300) |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    say(f"| /livez | | | | | | | | {statistics.median(floor_ratios):.2f} | "
+        f"{', '.join(f'{r:.2f}' for r in floor_ratios)} | |")
+    for target, load_s, (ours, theirs), ratio, ratios, (identical, ties, total) in curve:
+        say(f"| {target:,} (COPY {load_s:.0f} s) | {_cell(ours)} | {ours['p99_ms'] / ours['p50_ms']:.1f} | "
+            f"{_cell(theirs)} | {ratio:.2f} | {', '.join(f'{r:.2f}' for r in ratios)} | "
+            f"{identical} + {ties} of {total} |")
+    say("\nCPU ms per request in those rounds, service: "
+        + "; ".join(f"{t:,}: {CpuMeter.format(o['cpu'])}" for t, _, (o, _p), *_ in curve))
+    say("CPU ms per request, peer: "
+        + "; ".join(f"{t:,}: {CpuMeter.format(p['cpu'])}" for t, _, (_o, p), *_ in curve))
+
+
+SCENARIOS = {"peer": scenario_peer, "nearby": scenario_nearby, "checkin": scenario_checkin, "booking": scenario_booking,
              "queue": scenario_queue, "annual": scenario_annual, "mix": scenario_mix, "soak": scenario_soak,
              "roundtrip": scenario_roundtrip, "ladder": scenario_ladder}
 

@@ -164,7 +164,6 @@ def _profile_defaults(env: str) -> dict:
         "ARREARS_EVIDENCE_MAX_PIXELS": 40_000_000,  # a decoded photo larger than this is refused (decompression bombs)
         "ARREARS_COLLECTIVE_WORKERS": 10,
         "ARREARS_COLLECTIVE_DAYS": 30,
-        "STATIONS_INLINE_REBUILD_MAX": 20000,  # larger datasets rebuild the search index in the background
         "STATIONS_IMPORT_MAX_ROWS": 100000,
         "IMPORT_UNDO_DAYS": 7,  # a stations or roster import can be undone this many days after it ran
         "IMPORT_PREVIEW_SECONDS": 1800,  # how long the console keeps an uploaded file between preview and confirm

@@ -5,11 +5,21 @@ Invariants kept by the database:
   ``uq_stations_code_live`` on ``code WHERE deleted_at IS NULL`` (a deleted
   station keeps its row as the tombstone of the offline sync; its code may be
   used again).
-- Coordinates within range: CHECK ``lat_range`` (±85.05112878, what a Redis GEO index
-  can hold) / ``lng_range``.
+- Coordinates within range: CHECK ``lat_range`` (±``LAT_MAX``, the latitudes a
+  Web Mercator map such as WeChat's can show) / ``lng_range``.
 - One open report per worker, station and kind: partial unique index
   ``uq_station_reports_open`` on ``(station_id, worker_id, kind) WHERE status = 'open'``;
   kinds and statuses by CHECK.
+
+PostgreSQL alone keeps two more columns and an index (migration 0011), for the
+nearby search (``service/stations/search.py``): ``geog``, a PostGIS
+``geography(Point, 4326)`` generated from (lng, lat); ``open_week``, the
+minutes of the week the opening hours say open (``int4multirange``),
+generated from ``opening_hours``; and ``ix_stations_geog_live``, a GiST index
+on ``geog`` over the live stations.  PostgreSQL computes them on every write,
+so no code sets them.  They are not mapped (SQLite has no such columns); the
+search names them in its SQL, and ``include_in_autogenerate`` keeps alembic's
+comparison of models and database from reporting them.
 """
 from __future__ import annotations
 
@@ -24,10 +34,22 @@ AMENITIES = ("water", "hot_meal", "charging", "toilet", "rest", "nursing_room", 
              "first_aid", "wifi", "repair_kit", "umbrella")
 REPORT_KINDS = ("closed", "wrong_location", "facility_broken", "other")
 REPORT_STATUSES = ("open", "resolved")
+LAT_MAX = 85.05112878
+POSTGRESQL_ONLY = frozenset({"geog", "open_week", "ix_stations_geog_live"})
+POSTGIS_TABLES = frozenset({"spatial_ref_sys"})
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's ``include_object`` hook: everything but what PostgreSQL alone keeps on ``stations``
+    and the PostGIS extension's own table."""
+    if type_ == "table":
+        return name not in POSTGIS_TABLES
+    table = getattr(obj, "table", None)
+    return not (name in POSTGRESQL_ONLY and table is not None and table.name == "stations")
 
 
 class Station(db.Model):
@@ -42,7 +64,7 @@ class Station(db.Model):
 
     __tablename__ = "stations"
     __table_args__ = (
-        CheckConstraint("lat >= -85.05112878 AND lat <= 85.05112878", name="lat_range"),
+        CheckConstraint(f"lat >= -{LAT_MAX} AND lat <= {LAT_MAX}", name="lat_range"),
         CheckConstraint("lng >= -180 AND lng <= 180", name="lng_range"),
         unique_where("uq_stations_code_live", "code", where="deleted_at IS NULL"),
         Index("ix_stations_updated_at_id", "updated_at", "id"),

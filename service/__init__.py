@@ -28,7 +28,6 @@ from service.legal_aid import views as legal_aid_views
 from service.notifications import commands as notifications_commands
 from service.notifications import views as notifications_views
 from service.organizations import views as organizations_views
-from service.stations import commands as stations_commands
 from service.stations import views as stations_views
 from service.stats import views as stats_views
 from service.wechat_gateway import wechat_gateway
@@ -188,6 +187,5 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for command in (cli.staff_cli, cli.seed_demo, stations_commands.stations_cli,
-                    notifications_commands.notifications_group, pii_rotation.pii_cli):
+    for command in (cli.staff_cli, cli.seed_demo, notifications_commands.notifications_group, pii_rotation.pii_cli):
         app.cli.add_command(command)

@@ -4,8 +4,9 @@
   (``[sqlite]`` and ``[postgres]`` in the test id).  ``pg_app`` / ``pg_client``
   are PostgreSQL only, for races.
 - Each test starts from empty tables, an empty Redis and a running clock.
-- Without PostgreSQL binaries the PostgreSQL cases skip with the reason;
-  with ``CI=true`` they fail instead.
+- Without PostgreSQL binaries, or without PostGIS on that server (the
+  nearby search needs it, migration 0014 creates the extension), the
+  PostgreSQL cases skip with the reason; with ``CI=true`` they fail instead.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import tempfile
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from tests.support.servers import PostgresServer, RedisServer, find_pg_bin
 
@@ -35,17 +36,38 @@ def redis_client(redis_server):
     return redis_lib.Redis.from_url(redis_server.url)
 
 
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(reason + " — required with CI=true")
+    pytest.skip(reason)
+
+
+def require_postgis(url: str) -> None:
+    """Skip (fail with ``CI=true``) when the PostgreSQL server at ``url`` cannot create the PostGIS extension."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(text("SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'"))
+    finally:
+        engine.dispose()
+    if not found:
+        _unavailable("PostGIS is not installed on the PostgreSQL server (apt-get install postgresql-15-postgis-3)")
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     if os.environ.get("TEST_DATABASE_URL"):
+        require_postgis(os.environ["TEST_DATABASE_URL"])
         yield None
         return
     if find_pg_bin() is None:
-        reason = "PostgreSQL server binaries not found (set PG_BIN or install postgresql-15)"
-        if IN_CI:
-            pytest.fail(reason + " — required with CI=true")
-        pytest.skip(reason)
+        _unavailable("PostgreSQL server binaries not found (set PG_BIN or install postgresql-15)")
     server = PostgresServer().start()
+    try:
+        require_postgis(server.url("postgres"))
+    except BaseException:
+        server.stop()
+        raise
     yield server
     server.stop()
 

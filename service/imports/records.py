@@ -7,7 +7,7 @@ in id order for the undo.  ``UndoOutcome`` is what each kind's undo answers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flask import current_app, g, has_request_context
@@ -62,12 +62,11 @@ def item_batches(import_id: int, size: int = BATCH) -> Iterator[list[Row]]:
 @dataclass
 class UndoOutcome:
     """What one kind's undo did: records removed and restored, rows left as they are
-    (``{row, message}``), and what to do once the undo has committed."""
+    (``{row, message}``)."""
 
     removed: int = 0
     restored: int = 0
     skipped: list[dict] = field(default_factory=list)
-    after_commit: Callable[[], None] = lambda: None
 
     def skip(self, row: int, reason: str) -> None:
         self.skipped.append({"row": row, "message": f"第 {row} 行：{reason}，未撤销"})

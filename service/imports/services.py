@@ -84,7 +84,6 @@ def undo_import(staff, scopes: dict[str, Scope | None], import_id: int) -> dict:
           details={"kind": entry.kind, "removed": outcome.removed, "restored": outcome.restored,
                    "skipped": len(outcome.skipped)})
     db.session.commit()
-    outcome.after_commit()
     return {"import_id": import_id, "removed": outcome.removed, "restored": outcome.restored,
             "skipped": outcome.skipped}
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from models import db
 from models.station import Station
 from service.common import clock
-from service.stations import geo, hours
+from service.stations import hours
 from service.stations.schemas import canonical_amenities
 
 DAY = "08:00-20:00"
@@ -118,4 +118,3 @@ def seed(ctx) -> None:
         db.session.add(station)
         created.append(station)
     db.session.commit()
-    geo.upsert(created)

@@ -10,8 +10,8 @@ each batch in a savepoint: if a batch hits the database's unique index (a
 station created meanwhile), that batch is retried row by row so that only the
 clashing row fails.  The import is recorded with the ids it created and the
 previous values of what it changed (``service/imports/records.py``), so that
-``undo_import`` can take it back.  One audit row per import, one commit, then
-one pipeline updates the nearby index.
+``undo_import`` can take it back.  One audit row per import, one commit; the
+nearby search reads the table itself, so nothing else is kept in step.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import db
 from models.imports import Import
-from models.station import Station
+from models.station import LAT_MAX, Station
 from service.auth.permissions import Scope
 from service.common import clock
 from service.common.audit import record as audit
@@ -36,7 +36,7 @@ from service.common.distance import CHINA_LAT, CHINA_LNG, looks_swapped
 from service.common.excel import TableError, read_table
 from service.imports import records
 from service.organizations.services import location_problem, owning_organization
-from service.stations import geo, hours
+from service.stations import hours
 from service.stations.schemas import AMENITY_LABELS, CODE_RE, PHONE_RE, canonical_amenities
 
 log = logging.getLogger("service.stations.importer")
@@ -187,7 +187,7 @@ def parse_row(values: dict, columns: set[str]) -> tuple[dict, list[str]]:
     check("code", code)
     check("name", required_text("name", 100))
     check("address", required_text("address", 255))
-    check("lat", lambda v: _number(v, "lat", -geo.GEO_LAT_MAX, geo.GEO_LAT_MAX))
+    check("lat", lambda v: _number(v, "lat", -LAT_MAX, LAT_MAX))
     check("lng", lambda v: _number(v, "lng", -180, 180))
     check("opening_hours", opening)
     if "phone" in columns:
@@ -305,11 +305,10 @@ def import_rows(rows: Iterable[tuple[int, dict]], columns: Iterable[str], *, sco
           details={**(audit_details or {}), "import_id": import_id, "created": result["created"],
                    "updated": result["updated"], "errors": len(errors)})
     db.session.commit()
-    geo.upsert(created_rows + updated_rows)
     return result
 
 
-def _index_entry(station_id: int, row: dict, current: SimpleNamespace | None = None) -> SimpleNamespace:
+def _written(station_id: int, row: dict, current: SimpleNamespace | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         id=station_id, code=row["code"], name=row["name"], address=row["address"], lat=row["lat"], lng=row["lng"],
         phone=row["phone"] if "phone" in row else (current.phone if current else None),
@@ -342,7 +341,7 @@ def _write_inserts(inserts: list[tuple[int, dict]], errors: list[dict]) -> list[
     ours = {row["code"] for row in written}
     ids = {code: station_id for station_id, code in db.session.execute(
         select(Station.id, Station.code).where(Station.id > floor, Station.deleted_at.is_(None))) if code in ours}
-    return [_index_entry(ids[row["code"]], row) for row in written]
+    return [_written(ids[row["code"]], row) for row in written]
 
 
 def _write_updates(updates: list[tuple[int, dict, SimpleNamespace]], errors: list[dict]) -> list[SimpleNamespace]:
@@ -352,13 +351,13 @@ def _write_updates(updates: list[tuple[int, dict, SimpleNamespace]], errors: lis
         try:
             with db.session.begin_nested():
                 db.session.execute(update(Station), [row for _, row, _ in batch])
-            done.extend(_index_entry(row["id"], row, current) for _, row, current in batch)
+            done.extend(_written(row["id"], row, current) for _, row, current in batch)
         except IntegrityError:
             for number, row, current in batch:
                 try:
                     with db.session.begin_nested():
                         db.session.execute(update(Station), [row])
-                    done.append(_index_entry(row["id"], row, current))
+                    done.append(_written(row["id"], row, current))
                 except IntegrityError:
                     errors.append({"row": number, "message": f"第 {number} 行：保存失败，请检查数据"})
     return done
@@ -385,10 +384,8 @@ def undo_import(scope: Scope, entry: Import, now: dt.datetime) -> records.UndoOu
     """Take back a stations import, batch by batch, in the caller's transaction: the stations it
     created are retired (soft-deleted, as ``DELETE`` does), those it updated get their previous
     values back.  A station changed since (its ``updated_at`` is no longer the import's),
-    retired meanwhile, or outside ``scope`` (now or once restored) is left as it is and reported.
-    After the commit, ``after_commit`` brings the nearby index in line."""
+    retired meanwhile, or outside ``scope`` (now or once restored) is left as it is and reported."""
     outcome = records.UndoOutcome()
-    touched: list[int] = []
     for batch in records.item_batches(entry.id):
         stmt = select(Station.id, Station.code, Station.organization_id, Station.updated_at, Station.deleted_at) \
             .where(Station.id.in_([item.record_id for item in batch]))
@@ -415,8 +412,6 @@ def undo_import(scope: Scope, entry: Import, now: dt.datetime) -> records.UndoOu
             db.session.execute(update(Station), [r for r in restore if tuple(sorted(r)) == fields])
         outcome.removed += len(retire)
         outcome.restored += len(restore)
-        touched += retire + [r["id"] for r in restore]
-    outcome.after_commit = lambda: geo.sync_ids(touched)
     return outcome
 
 
@@ -453,9 +448,9 @@ def bulk_load(records: Iterable[dict], *, organization_id: int | None = None, ch
     """Upsert station records (dicts with the import's English keys) in chunks: for seeding and benchmarks.
 
     Runs with whole-federation rights (CLI/benchmark use, no request needed);
-    each chunk is one transaction and one index pipeline, not kept as an
-    import.  ``opening_hours`` may be ``"24h"``, ranges or the object form;
-    ``amenities`` a list or a separated string.  → totals ``{created, updated, errors}`` (counts).
+    each chunk is one transaction, not kept as an import.  ``opening_hours`` may be
+    ``"24h"``, ranges or the object form; ``amenities`` a list or a separated string.
+    → totals ``{created, updated, errors}`` (counts).
     """
     scope = Scope(frozenset({"admin"}), None)
     totals = {"created": 0, "updated": 0, "errors": 0}

@@ -12,7 +12,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, post_dump, post_load, pre_load, validate, validates
 
-from models.station import AMENITIES, REPORT_KINDS, REPORT_STATUSES
+from models.station import AMENITIES, LAT_MAX, REPORT_KINDS, REPORT_STATUSES
 from service.common import clock
 from service.common.schemas import (
     ID_RANGE,
@@ -25,7 +25,6 @@ from service.common.schemas import (
     page_schema,
 )
 from service.stations import hours
-from service.stations.geo import GEO_LAT_MAX
 
 AMENITY_LABELS = {
     "water": "饮水", "hot_meal": "热饭", "charging": "充电", "toilet": "卫生间", "rest": "休息",
@@ -110,7 +109,7 @@ def _code(**kw):
 
 
 def _lat(**kw):
-    return fields.Float(validate=validate.Range(min=-GEO_LAT_MAX, max=GEO_LAT_MAX,
+    return fields.Float(validate=validate.Range(min=-LAT_MAX, max=LAT_MAX,
                                                 error="纬度应在 -85.05 到 85.05 之间"),
                         metadata={"description": "纬度（GCJ-02）"}, **kw)
 

@@ -6,8 +6,9 @@ Rules:
 - Staff reach the stations of their organizations' subtrees; a station
   without organization belongs to the federation level and is reached only by
   whole-federation staff.  Outside the scope: 404.
-- Every staff write is audit-logged in its transaction; the nearby index is
-  updated AFTER the commit (``geo.upsert``/``geo.remove``).
+- Every staff write is audit-logged in its transaction.  The nearby search
+  reads the stations table itself (``service/stations/search.py``), so a
+  committed write is in its next answer.
 - One open report per worker, station and kind (partial unique index); a
   second one is 409 ``report_exists``.
 
@@ -19,9 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import logging
 
-import redis
 from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -34,7 +33,7 @@ from service.common.audit import record as audit
 from service.common.pagination import paginate
 from service.errors import ValidationFailed
 from service.organizations.services import check_location, owning_organization
-from service.stations import geo
+from service.stations import search
 from service.stations.errors import (
     ReportAlreadyResolved,
     ReportExists,
@@ -43,8 +42,6 @@ from service.stations.errors import (
     StationNotFound,
 )
 
-log = logging.getLogger("service.stations")
-
 STATION_FIELDS = ("code", "name", "address", "lat", "lng", "phone", "amenities", "opening_hours", "closure",
                   "photos")
 REQUIRED_FIELDS = ("code", "name", "address", "opening_hours")
@@ -52,30 +49,13 @@ REQUIRED_FIELDS = ("code", "name", "address", "opening_hours")
 
 # --- reading ---------------------------------------------------------------------
 
-def find_nearby(args: dict) -> tuple[list[str], str]:
-    """Nearest stations first within ``radius_m`` → (items as JSON texts, source).
+def find_nearby(args: dict) -> list[str]:
+    """Nearest stations first within ``radius_m``, filtered by amenities and ``open_now`` → items as JSON texts.
 
-    Served from the Redis index (no database query).  When the index is
-    missing it is rebuilt (one process, under a Redis lock) and this answer
-    comes from the database, identical in content and order.  When Redis is
-    unreachable the database answers as well.
+    The rules are ``search``'s; Redis plays no part in the answer.
     """
-    q = geo.Query(args["lat"], args["lng"], args["radius_m"], args["limit"], args.get("amenities") or (),
-                  args.get("open_now", False))
-    try:
-        return geo.search(q), "index"
-    except geo.IndexMissing:
-        try:
-            if abs(q.lat) <= geo.GEO_LAT_MAX:
-                geo.ensure_index()
-        except redis.RedisError as err:
-            log.warning("station index rebuild skipped: %s", type(err).__name__)
-    except redis.RedisError as err:
-        log.warning("station index unreachable (%s); answering from the database", type(err).__name__)
-    try:
-        return geo.search_database(q), "database"
-    finally:
-        db.session.rollback()
+    return search.find(search.Question(args["lat"], args["lng"], args["radius_m"], args["limit"],
+                                       args.get("amenities") or (), args.get("open_now", False)))
 
 
 def get_station(station_id: int) -> Station:
@@ -255,7 +235,6 @@ def create_station(scope: Scope, body: dict) -> Row:
                       photos=body.get("photos") or [], organization_id=org_id, created_at=now, updated_at=now)
     db.session.add(station)
     _commit_station(station, "station.create", {"code": station.code, "name": station.name})
-    geo.upsert([station])
     return _admin_station(station.id)
 
 
@@ -267,8 +246,7 @@ def station_in_scope(scope: Scope, station_id: int) -> Station:
 
 
 def update_station(scope: Scope, station_id: int, body: dict) -> Row:
-    """Change a station in the scope; moving it updates the index.  404 / 409 / 422 as for create
-    (the service area is checked when the coordinates or the organization change)."""
+    """Change a station in the scope.  404 / 409 / 422 as for create."""
     station = station_in_scope(scope, station_id)
     before = {field: getattr(station, field) for field in (*STATION_FIELDS, "organization_id")}
     changed = {}
@@ -293,12 +271,11 @@ def update_station(scope: Scope, station_id: int, body: dict) -> Row:
     if changed:
         station.updated_at = clock.now()
         _commit_station(station, "station.update", {"code": station.code, "changed": changes(before, changed)})
-        geo.upsert([station])
     return _admin_station(station_id)
 
 
 def delete_station(scope: Scope, station_id: int) -> None:
-    """Soft-delete: the row stays as the sync tombstone; the index drops it.  404 outside the scope."""
+    """Soft-delete: the row stays as the sync tombstone; the nearby search stops finding it.  404 outside scope."""
     station = station_in_scope(scope, station_id)
     now = clock.now()
     station.deleted_at = now
@@ -306,7 +283,6 @@ def delete_station(scope: Scope, station_id: int) -> None:
     audit("station.delete", "station", station.id, organization_id=station.organization_id,
           details={"code": station.code, "name": station.name})
     db.session.commit()
-    geo.remove([station_id])
 
 
 def _admin_filters(scope: Scope, args: dict) -> list:

@@ -44,10 +44,8 @@ _XLSX = {"type": "string", "format": "binary"}
 @blp.response(200, NearbyResultSchema)
 def nearby(args):
     """附近的驿站（由近及远，可按设施和是否正在开放筛选）"""
-    items, source = services.find_nearby(args)
-    # Each item is JSON rendered from the index record (NearbyResultSchema documents it).
-    return Response(f'{{"items":[{",".join(items)}]}}', mimetype="application/json",
-                    headers={"X-Stations-Source": source})
+    # Each item is JSON rendered by the search itself (NearbyResultSchema documents it).
+    return Response(f'{{"items":[{",".join(services.find_nearby(args))}]}}', mimetype="application/json")
 
 
 @blp.route("/stations", methods=["GET"])

@@ -5,10 +5,11 @@ import csv
 import io
 import math
 
+from service.common.distance import EARTH_RADIUS_M
 from tests.helpers import bearer
 
 CENTRE = (32.394, 119.413)  # Yangzhou, GCJ-02
-METRES_PER_DEG_LAT = 6372797.560856 * math.pi / 180
+METRES_PER_DEG_LAT = EARTH_RADIUS_M * math.pi / 180
 
 
 def offset(north_m: float = 0.0, east_m: float = 0.0, origin=CENTRE) -> tuple[float, float]:
