@@ -50,6 +50,8 @@ def _point_body(creating: bool) -> dict:
     body = {k: data[k] for k in POINT_FIELDS if k in data}
     if not creating:
         body["geofence_m"] = data.get("geofence_m") or None  # blank: no geofence
+    if data.get("confirm_outside_area"):
+        body["confirm_outside_area"] = True
     return body
 
 

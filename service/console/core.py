@@ -363,6 +363,7 @@ def form_page(template: str, action, **context):
             flash_error(err)
             errors, status = field_errors(err), err.status
             context["values"] = request.form
+            context["error_code"] = err.code
     return render_template(template, errors=errors, **context), status
 
 

@@ -78,6 +78,8 @@ def _body(form) -> dict:
                         "reason": form.get("closure_reason", "").strip() or None} if closure_from else None)
     if form.get("organization_id", "").strip():
         body["organization_id"] = form["organization_id"].strip()
+    if form.get("confirm_outside_area"):
+        body["confirm_outside_area"] = True
     return {k: v for k, v in body.items() if v != "" or k == "phone"}
 
 

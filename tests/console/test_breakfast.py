@@ -117,3 +117,16 @@ def test_a_roster_search_by_phone_is_posted_and_never_put_in_a_url(app, client, 
     assert not [u for u in re.findall(r'(?:href|action)="([^"]*)"', page) if "0002" in u]
     page = manager.text(f"{BASE}/roster?q=13952710002")
     assert "张三" in page and "李四" in page and any("网址" in m for m in flashes(page))
+
+
+def test_a_point_outside_china_is_saved_once_the_clerk_confirms_it(app, client, city, manager):
+    abroad = dict(FORM, lat="35.6812", lng="139.7671")
+    resp = manager.post(f"{BASE}/points/new", abroad)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "不在中国境内" in flashes(page)[0] and 'name="confirm_outside_area"' in page
+    assert point_id(app) is None
+    resp = manager.post(f"{BASE}/points/new", dict(abroad, confirm_outside_area="1"))
+    assert resp.status_code == 302, flashes(resp.get_data(as_text=True))
+    assert point_id(app) is not None
+    assert 'name="confirm_outside_area"' not in manager.text(f"{BASE}/points/{point_id(app)}")

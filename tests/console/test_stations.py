@@ -122,3 +122,19 @@ def test_the_form_reads_hours_with_the_imports_grammar(app, client, city, manage
         "code": "YZ-API", "name": "接口驿站", "address": "扬州", "lat": 32.39, "lng": 119.41,
         "opening_hours": "07:00-11:30、13:30-21:00"})
     assert created.status_code == 201 and created.get_json()["opening_hours"]["sun"] == ["07:00-11:30", "13:30-21:00"]
+
+
+def test_a_place_outside_china_is_saved_once_the_clerk_confirms_it(app, client, city, manager):
+    abroad = dict(NEW, lat="35.6812", lng="139.7671")  # Tokyo: a slip of the map, or a real station abroad
+    resp = manager.post("/console/stations/new", abroad)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "不在中国境内" in flashes(page)[0] and 'value="35.6812"' in page
+    assert 'name="confirm_outside_area"' in page and "坐标无误，确认保存" in page  # offered only now
+    assert station_id(app, NEW["code"]) is None
+    resp = manager.post("/console/stations/new", dict(abroad, confirm_outside_area="1"))
+    assert resp.status_code == 302, flashes(resp.get_data(as_text=True))
+    sid = station_id(app, NEW["code"])
+    assert client.get(f"/api/v1/stations/{sid}").get_json()["lat"] == 35.6812
+    form = manager.text(f"/console/stations/{sid}/edit")
+    assert 'name="confirm_outside_area"' not in form  # a plain edit form again
