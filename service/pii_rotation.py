@@ -21,7 +21,11 @@ old key can then be dropped:
   with status 1, and the old key must stay until that is resolved.
 
 A new table with personal data is one line in ``SEALED`` per encrypted column
-and one in ``INDEXES`` per blind index.
+and one in ``INDEXES`` per blind index.  The photos of wage-arrears reports are
+binary and record their key version in a column of their own
+(``arrears_evidence.key_version``): ``rotate_evidence`` seals them again the
+same way, batch by batch, each row updated only while it still holds the
+version read.
 """
 from __future__ import annotations
 
@@ -37,10 +41,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from models import Worker, db
-from models.arrears import ArrearsReport
+from models.arrears import ArrearsEvidence, ArrearsReport
 from models.breakfast import RosterEntry
 from models.enrollment import EnrollmentApplication, Membership
 from models.legal_aid import LegalAidBooking
+from service.arrears import evidence
 from service.arrears import reports as arrears_reports
 from service.auth.services import WORKER_PHONE_CONTEXT
 from service.breakfast import roster
@@ -220,6 +225,44 @@ def rotate_column(spec: Sealed | Index, batch_size: int, max_batches: int | None
     return progress
 
 
+def _reseal_photo(row_id: int, report_id: int, old_version: int) -> str:
+    """One photo decrypted with its key version and sealed again under the current key."""
+    blob = db.session.scalar(select(ArrearsEvidence.content).where(ArrearsEvidence.id == row_id))
+    if blob is None:
+        return CHANGED  # erased meanwhile
+    try:
+        data = evidence.open_sealed(blob, old_version, report_id)
+    except Exception:
+        log.warning("pii rotate: arrears_evidence.content of row %s does not decrypt (key version %s)",
+                    row_id, old_version)
+        return FAILED
+    version, sealed = evidence.seal(data, report_id)
+    result = db.session.execute(
+        update(ArrearsEvidence).where(ArrearsEvidence.id == row_id, ArrearsEvidence.key_version == old_version)
+        .values(content=sealed, key_version=version).execution_options(synchronize_session=False))
+    return REWRITTEN if result.rowcount == 1 else CHANGED
+
+
+def rotate_evidence(batch_size: int, max_batches: int | None = None,
+                    echo: Callable[[str], None] = log.info) -> Progress:
+    """Seal the arrears photos not under the current key again, ``batch_size`` photos per transaction."""
+    current = evidence.current_key_version()
+    progress = Progress("arrears_evidence.content")
+    after = 0
+    while max_batches is None or progress.batches < max_batches:
+        rows = db.session.execute(
+            select(ArrearsEvidence.id, ArrearsEvidence.report_id, ArrearsEvidence.key_version)
+            .where(ArrearsEvidence.key_version != current, ArrearsEvidence.id > after)
+            .order_by(ArrearsEvidence.id).limit(batch_size)).all()
+        db.session.rollback()
+        if not rows:
+            break
+        _apply_batch(rows, _reseal_photo, progress)
+        after = rows[-1][0]
+        echo(f"{progress.name}: {progress}")
+    return progress
+
+
 @pii_cli.command("rotate")
 @click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True,
               help="rows per transaction")
@@ -229,8 +272,9 @@ def rotate_command(batch_size, max_batches):
     """Re-encrypt personal data and recompute its blind indexes under the current PII_KEY."""
     click.echo(f"rotating personal data to key version {pii.keyring().version}")
     failed = 0
-    for spec in (*SEALED, *INDEXES):
-        progress = rotate_column(spec, batch_size, max_batches, echo=click.echo)
+    passes = [functools.partial(rotate_column, spec) for spec in (*SEALED, *INDEXES)] + [rotate_evidence]
+    for rotate_pass in passes:
+        progress = rotate_pass(batch_size, max_batches, echo=click.echo)
         click.echo(f"{progress.name}: done, {progress}")
         failed += progress.failed
     if failed:

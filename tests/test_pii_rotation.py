@@ -6,8 +6,8 @@ then to the end, and finally key 1 is dropped.  Before, during and after the
 rotation everything a worker and a clerk do with an ID number or a phone keeps
 working: the breakfast claim, the duplicate-ID refusals (409
 ``application_pending`` / ``already_member``), search by phone and by ID
-number, the roster's upsert by phone, ``GET /me/data`` and the full member
-export.
+number, the roster's upsert by phone, ``GET /me/data``, the full member
+export, and a wage-arrears report's address and evidence photo.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from config import ConfigError, load_config
 from service.common import clock
+from tests.arrears.helpers import png, report_body
 from tests.breakfast.helpers import quick_staff_token, roster_csv, upload
 from tests.conftest import build_app
 from tests.enrollment import apply, make_id, quick_staff
@@ -33,7 +34,8 @@ KEY_2 = secrets.token_urlsafe(32)
 ROSTER_PHONES = [f"1395290{n:04d}" for n in range(6)]
 SEALED_TABLES = {"workers": ["phone_enc"], "enrollment_applications": ["id_number_enc", "phone_enc"],
                  "breakfast_roster": ["phone_enc", "id_number_enc"],
-                 "legal_aid_bookings": ["description_enc", "contact_phone_enc"]}
+                 "legal_aid_bookings": ["description_enc", "contact_phone_enc"],
+                 "arrears_reports": ["work_address_enc", "description_enc"]}
 INDEX_TABLES = {"workers": ["phone_hash"], "enrollment_applications": ["id_number_hash", "phone_hash"],
                 "memberships": ["id_number_hash"], "breakfast_roster": ["phone_hash", "id_number_hash"]}
 _names = itertools.count(1)
@@ -106,6 +108,17 @@ class Story:
         resp = book(client, self.booker, world.slot(at(5, 10)), contact_phone=self.contact_phone,
                     description="公司拖欠两个月工资")
         assert resp.status_code == 201, resp.get_json()
+        # a wage-arrears report with its photo of evidence
+        self.reporter = login_worker(client, "reporter")
+        bind_phone(client, self.reporter, "13700000888")
+        resp = client.post("/api/v1/arrears/reports", headers=bearer(self.reporter), json=report_body(
+            organization_id=self.city, work_address="扬州市广陵区文昌东路 88 号工地"))
+        assert resp.status_code == 201, resp.get_json()
+        self.photo = png(noise=True)
+        resp = client.post(f"/api/v1/arrears/reports/{resp.get_json()['id']}/evidence", headers=bearer(self.reporter),
+                           data={"file": (io.BytesIO(self.photo), "evidence.png")}, content_type="multipart/form-data")
+        assert resp.status_code == 201, resp.get_json()
+        self.evidence = resp.get_json()["id"]
 
     def check(self, app, phase: int) -> None:
         """Everything that finds or shows personal data, as people would use it under ``app``."""
@@ -152,6 +165,11 @@ class Story:
         assert resp.status_code == 200
         cells = {c for row in load_workbook(io.BytesIO(resp.data)).active.iter_rows(values_only=True) for c in row}
         assert set(self.member_ids) <= cells and "13700000100" in cells
+        # the union's staff see the arrears report's photo, the worker their report's address
+        resp = client.get(f"/api/v1/admin/arrears/evidence/{self.evidence}", headers=bearer(self.admin))
+        assert resp.status_code == 200 and resp.data == self.photo
+        mine = client.get("/api/v1/arrears/reports/mine", headers=bearer(self.reporter)).get_json()
+        assert [r["work_address"] for r in mine["items"]] == ["扬州市广陵区文昌东路 88 号工地"]
 
 
 def stored_versions(app) -> set[str]:
@@ -164,6 +182,8 @@ def stored_versions(app) -> set[str]:
             for column in columns:
                 for (value,) in db.session.execute(text(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")):
                     found.add(value.split(":", 1)[0])
+        for (version,) in db.session.execute(text("SELECT key_version FROM arrears_evidence")):
+            found.add(f"v{version}")  # the photos' own key version column
         db.session.remove()
     return found
 
@@ -183,6 +203,7 @@ def test_a_key_rotation_keeps_every_lookup_working_before_during_and_after(keyed
     assert part.exit_code == 0, part.output
     assert "workers.phone_enc: 1 rewritten, 0 failed" in part.output
     assert "memberships.id_number_hash: done, 1 rewritten, 0 failed" in part.output
+    assert "arrears_evidence.content: done, 1 rewritten, 0 failed" in part.output
     assert stored_versions(rotating) == {"v1", "v2"}
     story.check(rotating, 1)  # half-way: some rows under each key
 

@@ -99,6 +99,11 @@ def _keys() -> tuple[int, dict[int, bytes]]:
     return cached
 
 
+def current_key_version() -> int:
+    """The key version new photos are sealed under."""
+    return _keys()[0]
+
+
 def _associated(report_id: int) -> bytes:
     return f"arrears.evidence:{report_id}".encode()
 
