@@ -61,6 +61,13 @@ class StrippedString(fields.String):
         return value.strip()
 
 
+class OptionalStrippedString(StrippedString):
+    """Stripped text where an empty input means none (a form's untouched field sends "")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs) or None
+
+
 def _not_blank(value):
     if value is not None and not value.strip():
         raise ma.ValidationError("不能为空")
@@ -363,7 +370,8 @@ class LegalAidBookingCreateSchema(BodySchema):
     slot_id = fields.Integer(required=True, validate=ID_RANGE)
     topic = fields.String(required=True, validate=validate.OneOf(BOOKING_TOPICS))
     description = StrippedString(required=True, validate=[validate.Length(min=1, max=500), _not_blank])
-    contact_phone = StrippedString(allow_none=True, validate=_mobile)
+    contact_phone = OptionalStrippedString(allow_none=True, validate=_mobile, metadata={
+        "description": "回电号码；不填（或空字符串）则用本人绑定的手机号"})
 
 
 class _BookingFields(OutSchema):

@@ -27,7 +27,8 @@ def booked(world, client, app):
     """Four workers booked on the lawyer's 3 March 10:00 slot, each known differently:
 
     - alice applied to join the union as 李桂芳 and left a contact phone on the booking;
-    - bob is 王建国 on the breakfast roster and bound its phone in the mini-program;
+    - bob is 王建国 on the breakfast roster and bound its phone in the mini-program; his booking
+      form sent its contact phone untouched, as "";
     - carol is known by nothing at all;
     - dave is 赵老三 on the roster but applied as 赵一 (withdrawn), then as 赵二: the latest application wins.
     """
@@ -53,7 +54,7 @@ def booked(world, client, app):
     slot = world.slot(at(3, 10), capacity=4)
     ids = {}
     for name, token in workers.items():
-        extra = {"contact_phone": "13912345678"} if name == "alice" else {}
+        extra = {"alice": {"contact_phone": "13912345678"}, "bob": {"contact_phone": ""}}.get(name, {})
         resp = book(client, token, slot, **extra)
         assert resp.status_code == 201, resp.get_json()
         ids[name] = resp.get_json()["id"]
