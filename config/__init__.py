@@ -66,6 +66,11 @@ NOTIFY_DEFAULTS = {
     "arrears_progress": {
         "template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
         "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}},
+    # To an admin with a linked WeChat account (docs/contract.md §11): a case became collective.
+    "arrears_collective": {
+        "template_id": "tmpl-arrears-collective", "page": "pages/me/index",
+        "data": {"thing1": "employer", "number2": "workers", "thing3": "organization", "time4": "at",
+                 "thing5": "remark"}},
 }
 
 
@@ -146,6 +151,8 @@ def _profile_defaults(env: str) -> dict:
         "RATELIMIT_BOOKING": "20 per hour",
         "RATELIMIT_REPORT": "20 per hour",  # station reports
         "RATELIMIT_ARREARS": "10 per hour",  # wage-arrears reports
+        "RATELIMIT_STAFF_BINDING": "10 per hour",  # binding codes tried: a 6-digit code is not guessed
+        "STAFF_BINDING_CODE_SECONDS": 600,  # how long a staff member's WeChat binding code stays valid
         "BOOKING_WINDOW_DAYS": 14,
         "BOOKING_MIN_LEAD_MINUTES": 60,
         "BOOKING_CANCEL_CUTOFF_MINUTES": 120,

@@ -33,6 +33,16 @@ class Worker(db.Model):
 
 
 class StaffUser(db.Model):
+    """A union staff member, signed in with a password.
+
+    ``worker_id`` is the staff member's own WeChat identity: the mini-program
+    account they linked with a one-time binding code (docs/contract.md §2), so
+    that subscribe messages meant for staff (a collective wage-arrears case)
+    reach them.  One staff account per worker account (unique); deleting the
+    worker row unlinks it (``ON DELETE SET NULL``), and a worker's erasure
+    unlinks it too.
+    """
+
     __tablename__ = "staff_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +51,8 @@ class StaffUser(db.Model):
     display_name: Mapped[str | None] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"), unique=True)
+    wechat_bound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     roles: Mapped[list[StaffRole]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", lazy="selectin")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from models import Worker, db
 from service.arrears import reports as arrears
-from service.auth import sessions
+from service.auth import binding, sessions
 from service.auth.services import worker_phone
 from service.breakfast import roster as breakfast
 from service.common import clock, pii
@@ -32,6 +32,7 @@ PERSONAL_DATA = {
     "legal_aid": legal_aid.personal_data,
     "station_reports": stations.personal_data,
     "arrears": arrears.personal_data,
+    "staff_binding": binding.personal_data,
 }
 
 # ``fn(worker_id)``: removes or anonymises the feature's personal data inside
@@ -43,6 +44,7 @@ ERASERS = (
     legal_aid.erase_personal_data,
     stations.erase_personal_data,
     arrears.erase_personal_data,
+    binding.erase_personal_data,
     outbox.erase_personal_data,
 )
 

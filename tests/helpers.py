@@ -83,3 +83,14 @@ def wechat_calls(redis_client, endpoint: str, at_least: int = 1) -> dict[str, in
         if counts.get(endpoint, 0) >= at_least or time.monotonic() > deadline:
             return counts
         time.sleep(0.01)
+
+
+def link_wechat(client, staff_token_: str, worker_name: str) -> str:
+    """A staff member links the WeChat account ``worker_name`` signs in with, as they would:
+    a binding code from the staff API, entered in the mini-program → the worker's token."""
+    resp = client.post("/api/v1/admin/me/wechat-binding", headers=bearer(staff_token_))
+    assert resp.status_code == 201, resp.get_json()
+    worker = login_worker(client, worker_name)
+    resp = client.post("/api/v1/me/staff-binding", json={"code": resp.get_json()["code"]}, headers=bearer(worker))
+    assert resp.status_code == 200, resp.get_json()
+    return worker

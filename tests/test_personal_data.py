@@ -33,7 +33,7 @@ CONTEXTS = ("worker.phone", "enrollment.id_number", "enrollment.phone", "breakfa
 # Every table with a column that refers to workers, and what the erasure leaves there.
 WORKER_TABLES = {
     "enrollment_applications", "memberships", "breakfast_roster", "breakfast_checkins", "legal_aid_bookings",
-    "station_reports", "notifications", "arrears_reports",
+    "station_reports", "notifications", "arrears_reports", "staff_users",
 }
 
 
@@ -122,6 +122,13 @@ def test_erasure_reaches_every_feature_that_stores_personal_data(app, client):
                        data={"file": (io.BytesIO(png()), "evidence.png")}, content_type="multipart/form-data")
     assert resp.status_code == 201, resp.get_json()
 
+    # a staff member's own WeChat: this worker account linked to a staff account
+    resp = client.post("/api/v1/admin/me/wechat-binding", headers=bearer(admin))
+    assert resp.status_code == 201, resp.get_json()
+    resp = client.post("/api/v1/me/staff-binding", json={"code": resp.get_json()["code"]}, headers=bearer(worker))
+    assert resp.status_code == 200, resp.get_json()
+    assert client.get("/api/v1/me/data", headers=bearer(worker)).get_json()["staff_binding"] is not None
+
     before = _everything_stored(app)
     for marker in MARKERS:
         assert marker in before, marker  # the test really stored each one
@@ -149,5 +156,9 @@ def test_erasure_reaches_every_feature_that_stores_personal_data(app, client):
         db.session.remove()
     assert [(float(r["amount_owed"]), r["workers_affected"], r["worker_id"]) for r in reports] == [(12000.5, 4, None)]
     assert photos == []
+    with app.app_context():
+        linked = db.session.execute(select(db.metadata.tables["staff_users"].c.worker_id)).scalars().all()
+        db.session.remove()
+    assert linked and set(linked) == {None}
     # and the token is gone with the account
     assert outcome(client.get("/api/v1/me", headers=bearer(worker))) == (401, "unauthenticated")

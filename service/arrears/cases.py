@@ -19,8 +19,10 @@ Rules and error cases:
   or more, the case becomes ``collective`` — once (``WHERE collective =
   false``) — with a step on its timeline and an alert (``arrears_alerts``) for
   the admins of its organization, shown as a banner in the console until one
-  acknowledges it.  Staff accounts have no WeChat identity, so no subscribe
-  message can reach them; the alert row is where the outbox message would go.
+  acknowledges it, and, in the same transaction, one ``arrears_collective``
+  message in the outbox for each active admin whose reach covers the
+  organization (of it, an ancestor or the whole federation) and who linked
+  their WeChat (``service/auth/binding.py``), once per case and admin.
 - Decline: ``submitted`` → ``declined`` with a reason the worker reads.
 - Transition: ``accepted`` → ``coordinating`` | ``closed``; ``coordinating`` →
   ``referred`` | ``resolved`` | ``closed``; ``referred`` → ``resolved`` |
@@ -76,6 +78,7 @@ from service.arrears.timeline import (
     record,
     tell_worker,
 )
+from service.auth import binding
 from service.auth.permissions import Scope, subtree_ids
 from service.common import clock
 from service.common.audit import record as audit
@@ -83,6 +86,7 @@ from service.common.pagination import paginate
 from service.common.schemas import MAX_ID
 from service.common.transaction import transactional
 from service.errors import ValidationFailed
+from service.notifications import outbox
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +217,18 @@ def _check_collective(case: ArrearsCase, now: dt.datetime) -> None:
            note=f"近 {days} 天内报工涉及职工 {workers} 人，达到群体性欠薪标准（{threshold} 人）")
     db.session.add(ArrearsAlert(case_id=case.id, organization_id=case.organization_id, kind="collective",
                                 workers=workers, created_at=now))
+    _tell_admins(case, int(workers), now)
+
+
+def _tell_admins(case: ArrearsCase, workers: int, now: dt.datetime) -> None:
+    """The ``arrears_collective`` message to each admin over the case's organization with a
+    linked WeChat, in the caller's transaction; once per case and admin (its dedupe key)."""
+    organization = db.session.get(Organization, case.organization_id)
+    values = {"employer": case.employer_name, "workers": workers,
+              "organization": organization.name if organization else "", "at": now,
+              "remark": "群体性欠薪，请登录工作人员控制台处理"}
+    for staff_id, worker_id in binding.alert_recipients(case.organization_id):
+        outbox.enqueue(worker_id, "arrears_collective", values, dedupe_key=f"arrears-collective:{case.id}:{staff_id}")
 
 
 @transactional

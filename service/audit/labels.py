@@ -52,6 +52,8 @@ ACTIONS = {
     "organization.update": "修改工会组织",
     "staff.create": "新建工作人员账号",
     "staff.disable": "停用工作人员账号",
+    "staff.wechat_bind": "绑定工作人员微信",
+    "staff.wechat_unbind": "解除工作人员微信绑定",
     "arrears.report.accept": "受理欠薪报工",
     "arrears.report.decline": "欠薪报工不予受理",
     "arrears.case.transition": "办理欠薪案件",

@@ -50,3 +50,15 @@ class UsernameTaken(ServiceError):
 
 class StaffNotFound(NotFound):
     message = "该员工账号不存在"
+
+
+class BindingCodeInvalid(ServiceError):
+    status = 422
+    code = "binding_code_invalid"
+    message = "绑定码错误或已过期，请在工作人员控制台重新获取绑定码"
+
+
+class WeChatAlreadyBound(ServiceError):
+    status = 409
+    code = "wechat_already_bound"
+    message = "该微信已绑定其他工作人员账号，请先在控制台解除原绑定"

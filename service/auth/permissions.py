@@ -5,6 +5,8 @@
 - ``@require_worker_session``: a worker's session (``g.identity``) without
   reading the worker's row, for a hot path whose statements are tied to the
   worker's id themselves (the breakfast check-in).
+- ``@require_staff_account``: any active staff member, whatever their roles
+  (``g.identity``, ``g.staff``), for what concerns their own account.
 - ``@require_staff("enrollment_reviewer")``: a staff member holding one of the
   roles (``admin`` always qualifies); ``g.scope`` is then the set of
   organizations those roles reach, used by services to filter and check.
@@ -212,6 +214,11 @@ def require_worker_session(fn=None, *, limit: str | None = None):
     if fn is None:
         return lambda f: _checked_by(functools.partial(worker_identity, limit), f)
     return _checked_by(worker_identity, fn)
+
+
+def require_staff_account(fn):
+    """Any active staff member (``g.staff``): their own account's business, no role needed."""
+    return _checked_by(load_staff, fn)
 
 
 def require_staff(*roles: str):

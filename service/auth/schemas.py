@@ -5,7 +5,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from service.common import pii
-from service.common.schemas import BodySchema, OutSchema
+from service.common.schemas import BodySchema, LocalDateTime, OutSchema
 
 
 class Masked(fields.String):
@@ -46,6 +46,7 @@ class MeSchema(OutSchema):
     breakfast_eligible = fields.Boolean()
     username = fields.String()
     display_name = fields.String(allow_none=True)
+    wechat_bound = fields.Boolean(metadata={"description": "staff: whether their own WeChat account is linked"})
 
 
 class LoginResultSchema(OutSchema):
@@ -68,4 +69,23 @@ class MyDataSchema(OutSchema):
     breakfast = fields.Raw(metadata={"description": "爱心早餐资格与用餐记录"})
     station_reports = fields.Raw(metadata={"description": "驿站问题反馈"})
     arrears = fields.Raw(metadata={"description": "欠薪报工"})
+    staff_binding = fields.Raw(allow_none=True, metadata={"description": "本微信绑定的工作人员账号（如有）"})
     notifications = fields.Raw(metadata={"description": "微信订阅消息"})
+
+
+class BindingCodeSchema(OutSchema):
+    """A staff member's one-time code, entered in the mini-program to link their WeChat."""
+
+    code = fields.String(required=True, metadata={"description": "6 digits"})
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+    expires_at = LocalDateTime(required=True)
+
+
+class StaffBindSchema(BodySchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                         metadata={"description": "the 6-digit binding code shown in the staff console"})
+
+
+class StaffBindResultSchema(OutSchema):
+    bound = fields.Boolean(required=True)
+    staff_name = fields.String(required=True, metadata={"description": "the staff account's display name"})

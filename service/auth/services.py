@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import StaffRole, StaffUser, Worker, db
+from models import Organization, StaffRole, StaffUser, Worker, db
 from models.user import STAFF_ROLES
 from service.auth import sessions
 from service.auth.errors import (
@@ -32,6 +32,7 @@ from service.auth.errors import (
     StaffNotFound,
     UsernameTaken,
 )
+from service.auth.permissions import ROLE_LABELS
 from service.common import clock, pii
 from service.common.audit import record as audit
 from service.common.validators import MOBILE_RE
@@ -103,7 +104,19 @@ def me_for_staff(staff: StaffUser) -> dict:
     """``GET /me`` of a staff member: the same shape as a worker's, with the roles."""
     return {"id": staff.id, "kind": "staff", "username": staff.username, "display_name": staff.display_name,
             "roles": [{"role": r.role, "organization_id": r.organization_id} for r in staff.roles],
-            "phone": None, "membership": None, "breakfast_eligible": False}
+            "phone": None, "membership": None, "breakfast_eligible": False,
+            "wechat_bound": staff.worker_id is not None}
+
+
+def roles_named(staff: StaffUser) -> list[tuple[str, str]]:
+    """The staff member's roles as a clerk reads them: (role, organization), the whole federation
+    named as such."""
+    ids = {r.organization_id for r in staff.roles if r.organization_id is not None}
+    names = dict(db.session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(ids)))
+                 .all()) if ids else {}
+    return [(ROLE_LABELS.get(r.role, r.role),
+             names.get(r.organization_id, "") if r.organization_id is not None else "全市（所有工会组织）")
+            for r in staff.roles]
 
 
 def hash_password(password: str) -> str:

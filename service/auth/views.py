@@ -4,18 +4,22 @@ from __future__ import annotations
 from flask import g
 
 from service import worker_data
-from service.auth import services, sessions
-from service.auth.permissions import current_identity, require_auth, require_worker
+from service.auth import binding, services, sessions
+from service.auth.permissions import current_identity, require_auth, require_staff_account, require_worker
 from service.auth.schemas import (
+    BindingCodeSchema,
     LoginResultSchema,
     MeSchema,
     MyDataSchema,
     PhoneBindSchema,
     PhoneResultSchema,
+    StaffBindResultSchema,
+    StaffBindSchema,
     StaffLoginSchema,
     WeChatLoginSchema,
 )
 from service.common.http import config_limit
+from service.errors import ErrorEnvelopeSchema
 from service.extensions import Blueprint, client_address_key, limiter
 from wechat.errors import WeChatCodeInvalid, WeChatPhoneCodeInvalid
 
@@ -90,3 +94,35 @@ def delete_me():
 def my_data():
     """本人存储在系统中的全部信息（未脱敏，仅本人可见）"""
     return worker_data.worker_data(g.worker)
+
+
+# --- a staff member's own WeChat (docs/contract.md §2) ---------------------------------------
+
+@blp.route("/admin/me/wechat-binding", methods=["POST"])
+@require_staff_account
+@blp.response(201, BindingCodeSchema)
+def new_binding_code():
+    """工作人员获取微信绑定码（6 位数字，10 分钟内有效；新码生成后旧码作废）"""
+    return binding.issue_code(g.staff)
+
+
+@blp.route("/admin/me/wechat-binding", methods=["DELETE"])
+@require_staff_account
+@blp.response(204)
+def unbind_wechat():
+    """工作人员解除本人账号的微信绑定"""
+    binding.unbind(g.staff)
+    return None
+
+
+@blp.route("/me/staff-binding", methods=["POST"])
+@require_worker(limit="RATELIMIT_STAFF_BINDING")
+@blp.arguments(StaffBindSchema)
+@blp.response(200, StaffBindResultSchema)
+@blp.alt_response(422, schema=ErrorEnvelopeSchema, description="binding_code_invalid：绑定码错误或已过期")
+@blp.alt_response(409, schema=ErrorEnvelopeSchema, description="wechat_already_bound：该微信已绑定其他工作人员账号")
+@blp.alt_response(429, schema=ErrorEnvelopeSchema, description="rate_limited（每人每小时限次）")
+def bind_staff(body):
+    """在小程序「我的」中输入工作人员控制台显示的绑定码，将本微信绑定到该工作人员账号"""
+    staff = binding.bind(g.worker, body["code"])
+    return {"bound": True, "staff_name": staff.display_name or staff.username}

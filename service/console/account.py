@@ -1,9 +1,11 @@
-"""Sign in and out of the console (the staff accounts and lockout of the API)."""
+"""Sign in and out of the console (the staff accounts and lockout of the API), and the
+staff member's own account: their roles and the WeChat linked to it (docs/contract.md §2)."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 
-from service.auth.services import authenticate_staff
+from service.auth import binding
+from service.auth.services import authenticate_staff, roles_named
 from service.common.http import config_limit
 from service.console import core
 from service.errors import ServiceError
@@ -41,3 +43,25 @@ def logout():
     core.sign_out()
     flash("您已退出登录", "success")
     return redirect(url_for("console.account.login"))
+
+
+@bp.route("/me")
+@core.staff_page()
+def me():
+    """我的账号：角色，以及微信绑定（绑定后可在小程序收到群体性欠薪等提醒）"""
+    return render_template("console/account/me.html", roles=roles_named(g.staff), binding=binding.state(g.staff))
+
+
+@bp.route("/me/wechat-binding", methods=["POST"])
+@core.staff_page()
+def new_binding_code():
+    """获取微信绑定码（新码生成后旧码作废）"""
+    return core.run(lambda: binding.issue_code(g.staff), "绑定码已生成，请在 10 分钟内于小程序中输入",
+                    url_for("console.account.me"))
+
+
+@bp.route("/me/wechat-binding/delete", methods=["POST"])
+@core.staff_page()
+def unbind_wechat():
+    """解除微信绑定"""
+    return core.run(lambda: binding.unbind(g.staff), "已解除微信绑定", url_for("console.account.me"))

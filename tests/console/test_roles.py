@@ -15,6 +15,7 @@ from tests.helpers import login_worker
 # Every page (GET) and the role (or roles) that may open it (admin may open all).
 PAGES = {
     "/console/": None,
+    "/console/me": None,
     "/console/enrollment/": "enrollment_reviewer",
     "/console/enrollment/members.xlsx": "enrollment_reviewer",
     "/console/stations/": "station_manager",
