@@ -14,7 +14,10 @@ Invariants kept by the database:
 - One open report per worker and employer: partial unique index
   ``uq_arrears_reports_open`` on ``(worker_id, employer_key)`` WHERE
   ``status IN ('submitted', 'accepted')`` (a report of a finished case is
-  ``closed``, so the index covers "accepted and the case not finished").
+  ``closed``, so the index covers "accepted and the case not finished"), and
+  ``uq_arrears_reports_open_code`` on ``(worker_id, employer_credit_code)``
+  over the same rows where the code is given: one employer is one credit code
+  whatever name the worker writes.
 - One open case per employer and organization: partial unique index
   ``uq_arrears_cases_open`` on ``(organization_id, employer_key)`` WHERE the
   case is not finished.
@@ -73,6 +76,9 @@ MONEY = Numeric(12, 2)
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+OPEN_REPORTS_WITH_CODE = f"{_in('status', OPEN_REPORT_STATUSES)} AND employer_credit_code IS NOT NULL"
 
 
 class ArrearsCase(db.Model):
@@ -165,6 +171,8 @@ class ArrearsReport(db.Model):
         CheckConstraint("status <> 'declined' OR decline_reason IS NOT NULL", name="decline_reason"),
         unique_where("uq_arrears_reports_open", "worker_id", "employer_key",
                      where=_in("status", OPEN_REPORT_STATUSES)),
+        unique_where("uq_arrears_reports_open_code", "worker_id", "employer_credit_code",
+                     where=OPEN_REPORTS_WITH_CODE),
         Index("ix_arrears_reports_org_status_created", "organization_id", "status", "created_at"),
         Index("ix_arrears_reports_status_created", "status", "created_at"),
     )

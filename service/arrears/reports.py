@@ -22,7 +22,7 @@ Rules and error cases:
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -69,9 +69,13 @@ def submit(worker: Worker, data: dict) -> ArrearsReport:
     if db.session.get(Organization, data["organization_id"]) is None:
         raise ValidationFailed({"organization_id": ["工会组织不存在"]})
     key = employer_key(data["employer_name"])
+    code = data.get("employer_credit_code")
+    same_employer = ArrearsReport.employer_key == key
+    if code:
+        same_employer = or_(same_employer, ArrearsReport.employer_credit_code == code)
     pending = db.session.scalar(select(ArrearsReport.id).where(
-        ArrearsReport.worker_id == worker.id, ArrearsReport.employer_key == key,
-        ArrearsReport.status.in_(("submitted", "accepted"))))
+        ArrearsReport.worker_id == worker.id, same_employer,
+        ArrearsReport.status.in_(("submitted", "accepted"))).limit(1))
     if pending is not None:
         raise ReportPending()
     now = clock.now()

@@ -182,6 +182,15 @@ def test_pending_reports_of_one_employer_are_refused_until_the_case_finishes(wor
     assert world.report(amy).status_code == 201
 
 
+def test_one_credit_code_is_one_employer_whatever_name_the_worker_writes(world, client):
+    amy = world.worker("amy")
+    world.submitted(amy, employer_name="扬州宏达建筑集团", employer_credit_code="91110000600037341L")
+    resp = world.report(amy, employer_name="宏达建筑扬州分公司", employer_credit_code="9111 0000 6000 3734 1L")
+    assert (resp.status_code, error_code(resp)) == (409, "report_pending")
+    other = world.report(amy, employer_name="扬州宏达物流有限公司", employer_credit_code="91320100MA1MNKYK3F")
+    assert other.status_code == 201, other.get_json()
+
+
 def test_a_worker_without_a_bound_phone_cannot_report(world, client):
     anon = world.worker("anon", phone=None)
     resp = world.report(anon)

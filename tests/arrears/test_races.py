@@ -60,6 +60,20 @@ def test_one_worker_reporting_one_employer_ten_times_at_once_gets_one_report(pg_
     assert query(pg_app, select(func.count(ArrearsReport.id))) == [(1,)]
 
 
+def test_one_worker_reporting_one_credit_code_under_ten_names_at_once_gets_one_report(pg_app, pg_client):
+    clock.freeze(NOW)
+    world = World(pg_app, pg_client)
+    token = world.worker("namer")
+    bodies = [report_body(organization_id=world.district, employer_name=f"宏达建筑第{n}分公司",
+                          employer_credit_code="91110000600037341L") for n in range(10)]
+
+    results = _race(pg_app, [lambda c, body=body: c.post("/api/v1/arrears/reports", json=body, headers=bearer(token))
+                             for body in bodies])
+
+    assert Counter(results) == {(201, None): 1, (409, "report_pending"): 9}, Counter(results)
+    assert query(pg_app, select(func.count(ArrearsReport.id))) == [(1,)]
+
+
 def test_ten_staff_resolving_one_case_at_once_resolve_it_once(pg_app, pg_client):
     clock.freeze(NOW)
     world = World(pg_app, pg_client)
