@@ -540,3 +540,47 @@ def test_jump_to_a_page_of_a_long_list(page, live):
     assert page.locator(".pager .current").inner_text() == "1"
     page.goto("/console/breakfast/roster?active=true&page=99999")
     assert "第 3 / 3 页" in page.locator(".pager").inner_text()
+
+
+# --- a staff member's own account --------------------------------------------------------------
+
+def test_an_admin_links_their_wechat_with_the_code_the_console_shows(page, live):
+    from tests.helpers import bearer
+
+    clock.freeze(clock.local(2026, 3, 2, 9, 30))
+    root = make_org(live, "扬州市总工会")
+    sign_in(page, make_clerk(live, "admin", root, display_name="王主席"))
+    page.locator("header .who-name").click()
+    assert page.locator("h1").inner_text() == "我的账号"
+    assert "未绑定" in page.locator(".wechat-binding").inner_text()
+    page.get_by_role("button", name="获取绑定码").click()
+    code = page.locator(".binding-code-digits").inner_text().strip()
+    assert re.fullmatch(r"\d{6}", code)
+    assert "在工会小程序「我的」中输入绑定码，09:40 前有效" in page.locator(".binding-code").inner_text()
+    screenshots(page, "account-binding-code")
+
+    api = live.test_client()  # the admin enters the code in the mini-program, signed in there as a worker
+    resp = api.post("/api/v1/me/staff-binding", json={"code": code}, headers=bearer(login_worker(api, "chair")))
+    assert resp.status_code == 200, resp.get_json()
+    page.reload()
+    assert "已绑定" in page.locator(".wechat-binding").inner_text()
+    assert page.locator(".binding-code").count() == 0
+    screenshots(page, "account-bound")
+
+
+def test_a_station_placed_abroad_is_saved_once_the_clerk_ticks_the_confirmation(page, live):
+    root = make_org(live, "扬州市总工会")
+    sign_in(page, make_clerk(live, "station_manager", root))
+    page.goto("/console/stations/new")
+    page.get_by_label("编码").fill("YZ-JW-001")
+    page.get_by_label("名称").fill("境外驿站")
+    page.get_by_label("地址").fill("东京都千代田区")
+    page.get_by_label("纬度（GCJ-02）").fill("35.6812")
+    page.get_by_label("经度（GCJ-02）").fill("139.7671")
+    page.get_by_role("button", name="保存").click()
+    assert "不在中国境内" in " ".join(flash_texts(page))
+    page.get_by_label(re.compile("坐标无误")).check()
+    screenshots(page, "station-form-outside-area")
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url("**/console/stations/")
+    assert "已新建驿站“境外驿站”" in flash_texts(page)
