@@ -533,7 +533,7 @@ def scenario_ladder(stack: Stack, fl: dict, args) -> None:
         return lambda i: ("POST", path, bearer(tokens[i % len(tokens)]), b"", path)
 
     rungs = [
-        ("Flask-Limiter, per client (one Redis round trip)", lambda i: loadgen.get("/bench/ladder/limited")),
+        ("per-client limit (one Redis script)", lambda i: loadgen.get("/bench/ladder/limited")),
         ("+ one PostgreSQL round trip doing no work (SELECT 1, autocommit)",
          lambda i: loadgen.get("/bench/ladder/select1")),
         ("+ one plain PostGIS nearest-20 statement instead, 3 km, ids and distances only",
