@@ -17,9 +17,9 @@ before any other check, as Flask answers ``OPTIONS`` itself.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 from flask import Flask, request
 from flask.ctx import _AppCtxGlobals
@@ -62,7 +62,7 @@ class RequestFrame:
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID")
         request_id = environ[REQUEST_ID_KEY] = (
-            incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex)
+            incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex())
 
         def start(status, headers, exc_info=None):
             self._finish(environ, status, headers, request_id)

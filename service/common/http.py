@@ -93,13 +93,14 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, opened only where it is used: the staff console.
 
     Flask opens the session on every request, building a signing serializer each
-    time; the API (bearer tokens) and the probes never touch it, so they get an
-    empty session that is never saved, and the console's serializer is built once.
+    time; the API (bearer tokens) and the probes never touch it, so they get
+    Flask's null session, which is never saved, and the console's serializer is
+    built once.
     """
 
     def open_session(self, app, request):
         if not request.path.startswith("/console"):
-            return self.session_class()
+            return None
         return super().open_session(app, request)
 
     def get_signing_serializer(self, app):
