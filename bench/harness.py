@@ -62,6 +62,9 @@ class Stack:
             "GUNICORN_WORKERS": str(self.workers),
             "GUNICORN_THREADS": str(self.threads),
             "GUNICORN_LOGLEVEL": "warning",
+            # the kernel spreads the load generator's keep-alive connections over the workers; without it
+            # the workers race to accept them and, about one run in two, one worker gets all 16
+            "GUNICORN_REUSE_PORT": "true",
             "LOG_LEVEL": "WARNING",
         })
         if self.rate_limits:
@@ -188,6 +191,20 @@ class CpuMeter:
 
     def __exit__(self, *exc):
         self.after = self._times()
+
+    def worker_share(self) -> float:
+        """The smallest share of the gunicorn workers' CPU that one worker took during the run: 0.5 when
+        the two workers served alike, near 0 when one worker held every keep-alive connection (the
+        workers race to accept them, and a worker serving all 16 alone does half the work at almost
+        twice the CPU per request, its threads contending for the GIL)."""
+        server = self.server or self.stack.gunicorn
+        if not server:
+            return 0.0
+        master = server.pid
+        used = [t - self.before.get("gunicorn", {}).get(pid, 0.0)
+                for pid, t in self.after.get("gunicorn", {}).items() if pid != master]
+        total = sum(used)
+        return min(used) / total if used and total > 0 else 0.0
 
     def per_request(self, requests: int) -> dict[str, float]:
         n = max(requests, 1)

@@ -3,8 +3,8 @@
 Each rung answers with a fixed short body and adds, on top of the rung
 below it, one part that a hot endpoint cannot do without under docs/contract.md:
 
-- ``/bench/ladder/limited``: Flask-Limiter's per-client limit (one Redis
-  round trip), as the nearby search has;
+- ``/bench/ladder/limited``: the per-client limit (one Redis script,
+  ``limit_per_client``), as the nearby search has;
 - ``/bench/ladder/select1``: that, plus one PostgreSQL round trip doing no
   work (``SELECT 1``, autocommit, on the pooled psycopg connection as the
   search runs): the least any search in the database can cost;
@@ -29,9 +29,9 @@ from sqlalchemy import text
 
 from models import db
 from service import create_app
-from service.auth.permissions import require_worker_session
+from service.auth.permissions import limit_per_client, require_worker_session
 from service.common.http import config_limit
-from service.extensions import client_address_key, limiter, rate_limit_key
+from service.extensions import limiter, rate_limit_key
 
 ladder = Blueprint("bench_ladder", __name__, url_prefix="/bench/ladder")
 
@@ -39,7 +39,7 @@ _OK = b'{"status":"ok"}'
 
 
 # the two limits the hot endpoints have: per client address (nearby), per signed-in worker (check-in)
-per_client = limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+per_client = limit_per_client("RATELIMIT_NEARBY")
 per_worker = limiter.limit(config_limit("RATELIMIT_CHECKIN"), key_func=rate_limit_key)
 
 

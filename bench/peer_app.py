@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 from flask import Flask, abort, jsonify, request
 from flask_limiter import Limiter
@@ -47,8 +48,20 @@ LIMIT %(n)s
 """
 
 app = Flask(__name__)
-pool = ConnectionPool(os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://"),
-                      min_size=2, max_size=8, kwargs={"autocommit": True}, open=True)
+_pool: ConnectionPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> ConnectionPool:
+    """The worker's pool, opened at its first request: gunicorn imports this module before it
+    forks the workers (preload), and a pool's threads and connections do not survive a fork."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ConnectionPool(os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://"),
+                                       min_size=2, max_size=8, kwargs={"autocommit": True}, open=True)
+    return _pool
 limiter = Limiter(get_remote_address, app=app, storage_uri=os.environ["REDIS_URL"], strategy="fixed-window",
                   swallow_errors=True)
 
@@ -88,7 +101,7 @@ def nearby():
     params = {"lat": lat, "lng": lng, "radius": float(radius), "wanted": json.dumps(wanted)}
     fetch = limit
     while True:
-        with pool.connection() as conn:
+        with pool().connection() as conn:
             rows = conn.execute(SQL, {**params, "n": fetch}).fetchall()
         items = []
         for sid, name, address, la, ln, phone, amenities, hours, closure, d in rows:

@@ -533,7 +533,7 @@ def scenario_ladder(stack: Stack, fl: dict, args) -> None:
         return lambda i: ("POST", path, bearer(tokens[i % len(tokens)]), b"", path)
 
     rungs = [
-        ("Flask-Limiter, per client (one Redis round trip)", lambda i: loadgen.get("/bench/ladder/limited")),
+        ("per-client limit (one Redis script)", lambda i: loadgen.get("/bench/ladder/limited")),
         ("+ one PostgreSQL round trip doing no work (SELECT 1, autocommit)",
          lambda i: loadgen.get("/bench/ladder/select1")),
         ("+ one plain PostGIS nearest-20 statement instead, 3 km, ids and distances only",
@@ -602,9 +602,20 @@ def _alternate(stack: Stack, servers: list, make, seconds: float, rounds: int = 
             with CpuMeter(stack, proc) as cpu:
                 s = loadgen.run(url, make, concurrency=CONC, duration=seconds, warmup=1).summary()
             s["cpu"] = cpu.per_request(int(s["requests"] * (1 + 1 / seconds)))
+            s["share"] = cpu.worker_share()
             row_.append(s)
         out.append(row_)
     return out
+
+
+BALANCED = 0.3  # a run counts as balanced when each of the two workers did at least this share of the work
+
+
+def _balanced_ratio(rounds: list[list[dict]]) -> str:
+    """The median service / peer ratio over the rounds in which both runs were balanced."""
+    kept = [ours["rps"] / theirs["rps"] for ours, theirs in rounds
+            if ours["share"] >= BALANCED and theirs["share"] >= BALANCED]
+    return f"{statistics.median(kept):.2f} ({len(kept)} of {len(rounds)})" if kept else f"– (0 of {len(rounds)})"
 
 
 def _cell(s: dict) -> str:
@@ -627,14 +638,15 @@ def scenario_peer(stack: Stack, fl: dict, args) -> None:
     say("Both under `gunicorn -c config/gunicorn.conf.py` (2 workers × 4 threads) on the same PostgreSQL and "
         f"Redis; runs of {each:.0f} s alternate service, peer, three times. " + QUERY_MIX)
     say("| stations | round | service req/s | p50 ms | p99 ms | peer req/s | p50 ms | p99 ms | service / peer | "
-        "CPU ms per request, service | peer |")
-    say("|---|---|---|---|---|---|---|---|---|---|---|")
-    rounds = _alternate(stack, servers, lambda i: loadgen.get("/livez"), each)
+        "CPU ms per request, service | peer | smaller worker's share, service | peer |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rounds = floor_rounds = _alternate(stack, servers, lambda i: loadgen.get("/livez"), each)
     floor_ratios = []
     for n, (ours, theirs) in enumerate(rounds, start=1):
         floor_ratios.append(ours["rps"] / theirs["rps"])
         say(f"| /livez (bare Flask for the peer) | {n} | {_cell(ours)} | {_cell(theirs)} | {floor_ratios[-1]:.2f} | "
-            f"{sum(ours['cpu'].values()):.2f} | {sum(theirs['cpu'].values()):.2f} |")
+            f"{sum(ours['cpu'].values()):.2f} | {sum(theirs['cpu'].values()):.2f} | {ours['share']:.2f} | "
+            f"{theirs['share']:.2f} |")
     curve = []
     try:
         for target in scale_steps(stack, args, (10_000, 50_000, 200_000, 1_000_000)):
@@ -648,22 +660,24 @@ def scenario_peer(stack: Stack, fl: dict, args) -> None:
             for n, (ours, theirs) in enumerate(rounds, start=1):
                 ratios.append(ours["rps"] / theirs["rps"])
                 say(f"| {target:,} | {n} | {_cell(ours)} | {_cell(theirs)} | {ratios[-1]:.2f} | "
-                    f"{sum(ours['cpu'].values()):.2f} | {sum(theirs['cpu'].values()):.2f} |")
+                    f"{sum(ours['cpu'].values()):.2f} | {sum(theirs['cpu'].values()):.2f} | {ours['share']:.2f} | "
+                    f"{theirs['share']:.2f} |")
             median = sorted(range(len(ratios)), key=lambda k: ratios[k])[len(ratios) // 2]
-            curve.append((target, load_s, rounds[median], statistics.median(ratios), ratios, same))
+            curve.append((target, load_s, rounds[median], statistics.median(ratios), ratios, same, rounds))
     finally:
         stop(peer)
     say("\nSide by side (the median round of each size; p99/p50 is the service's):\n")
     say("| stations | service req/s | p50 ms | p99 ms | p99/p50 | peer req/s | p50 ms | p99 ms | "
-        "service / peer (median) | the three ratios | same answers (identical + equal but for ties at the "
-        "same metre, of 300) |")
-    say("|---|---|---|---|---|---|---|---|---|---|---|")
+        "service / peer (median) | the three ratios | over the balanced rounds | same answers (identical + "
+        "equal but for ties at the same metre, of 300) |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|")
     say(f"| /livez | | | | | | | | {statistics.median(floor_ratios):.2f} | "
-        f"{', '.join(f'{r:.2f}' for r in floor_ratios)} | |")
-    for target, load_s, (ours, theirs), ratio, ratios, (identical, ties, total) in curve:
+        f"{', '.join(f'{r:.2f}' for r in floor_ratios)} | {_balanced_ratio(floor_rounds)} | |")
+    for target, load_s, (ours, theirs), ratio, ratios, (identical, ties, total), rounds in curve:
         say(f"| {target:,} (COPY {load_s:.0f} s) | {_cell(ours)} | {ours['p99_ms'] / ours['p50_ms']:.1f} | "
             f"{_cell(theirs)} | {ratio:.2f} | {', '.join(f'{r:.2f}' for r in ratios)} | "
-            f"{identical} + {ties} of {total} |")
+            f"{_balanced_ratio(rounds)} | {identical} + {ties} of {total} |")
+    say(f"\n(Balanced: each of the two workers did at least {BALANCED:.0%} of the work in both runs of the round.)")
     say("\nCPU ms per request in those rounds, service: "
         + "; ".join(f"{t:,}: {CpuMeter.format(o['cpu'])}" for t, _, (o, _p), *_ in curve))
     say("CPU ms per request, peer: "

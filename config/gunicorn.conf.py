@@ -23,6 +23,10 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
+# SO_REUSEPORT: each worker listens on a socket of its own and the kernel spreads
+# new connections across them, instead of the workers racing to accept on one
+# socket (where one worker can end up holding every keep-alive connection).
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "false").lower() in ("1", "true", "yes", "on")
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
 max_requests_jitter = 100
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -18,11 +15,12 @@ from service.arrears import views as arrears_views
 from service.audit import views as audit_views
 from service.auth import views as auth_views
 from service.breakfast import views as breakfast_views
-from service.common.http import ConsoleSessionInterface, add_cors_headers, add_security_headers, handle_preflight
+from service.common.http import ConsoleSessionInterface
 from service.common.logjson import JsonFormatter
 from service.common.schemas import MAX_ID
 from service.enrollment import views as enrollment_views
 from service.extensions import api, db_migrate, limiter, redis_store
+from service.frame import RequestFrame, ServiceFlask
 from service.imports import views as imports_views
 from service.legal_aid import views as legal_aid_views
 from service.notifications import commands as notifications_commands
@@ -32,16 +30,14 @@ from service.stations import views as stations_views
 from service.stats import views as stats_views
 from service.wechat_gateway import wechat_gateway
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-
 
 def create_app(config_overrides: dict | None = None, env: str | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
+    app = ServiceFlask(__name__, instance_relative_config=False)
     register_config(app, env, config_overrides)
     register_logging(app)
     register_extensions(app)
+    register_request_frame(app)
     register_proxy(app)
-    register_request_hooks(app)
     register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -130,28 +126,12 @@ def register_proxy(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
-def register_request_hooks(app: Flask) -> None:
-    """One hook before and one after every request (each hook is a call Flask makes
-    on every request, ``/livez`` included): the request id, CORS preflight and the
-    metrics' start time; then the request id header, security headers, CORS and
-    the request's metrics."""
+def register_request_frame(app: Flask) -> None:
+    """No before- or after-request hook of the app's own: one WSGI middleware gives every
+    request its id and every answer its request id, security and CORS headers, and
+    counts it in the metrics (``service/frame.py``)."""
     observability.init_app(app)
-
-    @app.before_request
-    def _begin():
-        g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        return handle_preflight()
-
-    @app.after_request
-    def _finish(response):
-        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
-        add_security_headers(response)
-        add_cors_headers(response)
-        if "started" in g:
-            observability.measure(response)
-        return response
+    app.wsgi_app = RequestFrame(app.wsgi_app, app)
 
 
 class Int32Converter(IntegerConverter):

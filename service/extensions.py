@@ -179,11 +179,15 @@ class PerAppLimiter(Limiter):
         # Flask-Limiter makes over every route (/livez included) finds nothing to
         # apply, and with the X-RateLimit-* headers off (429s carry Retry-After)
         # its after-request hook has nothing to add: both cost more than the probe
-        # itself, so they are taken off every request.
+        # itself, so they are taken off every request.  So is its teardown, which
+        # only resets the state it keeps on the request's context, discarded with
+        # that context anyway.
         if app.config.get(ConfigVars.DEFAULT_LIMITS) or app.config.get(ConfigVars.APPLICATION_LIMITS):
             return
         before = app.before_request_funcs.get(None, [])
         before[:] = [h for h in before if getattr(h, "__func__", None) is not Limiter._check_request_limit]
+        teardown = app.teardown_request_funcs.get(None, [])
+        teardown[:] = [h for h in teardown if getattr(h, "__func__", None) is not Limiter._Limiter__release_context]
         if not app.config.get(ConfigVars.HEADERS_ENABLED):
             after = app.after_request_funcs.get(None, [])
             after[:] = [h for h in after if getattr(h, "func", None) is not Limiter._Limiter__inject_headers]

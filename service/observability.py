@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import time
 
 from flask import Blueprint, Response, abort, current_app, g, request
 from prometheus_client import (
@@ -65,17 +64,20 @@ def record_wechat_call(api: str, outcome: str) -> None:
     WECHAT_CALLS.labels(api, outcome).inc()
 
 
-def measure(response):
-    """Count and time the request just answered (called by the app's one after-request
-    hook; the start time is ``g.started``, set by its one before-request hook)."""
-    endpoint = request.endpoint or "unmatched"
+def measure(environ, status: str, seconds: float) -> None:
+    """Count and time the request just answered (called by ``service/frame.py`` as the
+    answer starts, the request's context still pushed)."""
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    endpoint = rule.endpoint if rule is not None else "unmatched"
     if endpoint in NOT_MEASURED:
         return
-    LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
-    REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    LATENCY.labels(endpoint).observe(seconds)
+    code = status[:3]
+    method = environ.get("REQUEST_METHOD", "").upper()
+    REQUESTS.labels(endpoint, method, code).inc()
     event = EVENT_ENDPOINTS.get(endpoint)
-    if event is not None and request.method == "POST":
-        outcome = "ok" if response.status_code < 400 else g.get("error_code", str(response.status_code))
+    if event is not None and method == "POST":
+        outcome = "ok" if code < "400" else g.get("error_code", code)
         record_event(event, outcome)
 
 

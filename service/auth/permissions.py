@@ -10,6 +10,8 @@
 - ``@require_staff("enrollment_reviewer")``: a staff member holding one of the
   roles (``admin`` always qualifies); ``g.scope`` is then the set of
   organizations those roles reach, used by services to filter and check.
+- ``@limit_per_client("RATELIMIT_NEARBY")``: an anonymous endpoint's limit per
+  client address, counted by one Redis script.
 
 401 ``unauthenticated`` for a missing, expired or revoked token; 403
 ``forbidden`` for the wrong kind of user or a missing role.  A record outside
@@ -19,8 +21,11 @@ does not leak.
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from dataclasses import dataclass
 
+import redis.exceptions
 from flask import current_app, g, request
 from flask_smorest.utils import deepupdate
 from limits import parse as parse_limit
@@ -30,6 +35,9 @@ from models import Organization, StaffUser, Worker, db
 from service.auth import sessions
 from service.auth.errors import SessionExpired, StaffSessionEnded, WorkersOnly
 from service.errors import Forbidden, NotFound, RateLimited, Unauthenticated
+from service.extensions import client_address_key, redis_store
+
+log = logging.getLogger(__name__)
 
 ADMIN = "admin"
 # The roles as the console and the audit log name them.
@@ -103,7 +111,8 @@ def scope_for(staff: StaffUser, roles: tuple[str, ...]) -> Scope | None:
 
 
 def worker_limit(setting: str) -> sessions.WorkerLimit:
-    """The per-worker limit a ``RATELIMIT_*`` setting (``"20 per minute"``) describes."""
+    """The limit a ``RATELIMIT_*`` setting (``"20 per minute"``) describes, parsed once per value:
+    per worker for ``require_worker(limit=…)``, per client address for ``limit_per_client``."""
     value = current_app.config[setting]
     cache = current_app.extensions.setdefault("worker_limits", {})
     found = cache.get((setting, value))
@@ -219,6 +228,61 @@ def require_worker_session(fn=None, *, limit: str | None = None):
 def require_staff_account(fn):
     """Any active staff member (``g.staff``): their own account's business, no role needed."""
     return _checked_by(load_staff, fn)
+
+
+# One round trip: count the request in the client's fixed window (opened by its
+# first request) and answer -1, or the seconds left in the window once it is used up.
+_CLIENT_LIMIT_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if n <= tonumber(ARGV[1]) then return -1 end
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+if ttl < 1 then ttl = 1 end
+return ttl
+"""
+# After Redis failed to answer, requests are let through uncounted for this long
+# rather than each waiting for a connection attempt of its own.
+REDIS_DOWN_PAUSE_SECONDS = 5.0
+
+
+def count_per_client(setting: str) -> None:
+    """Count the request against the ``RATELIMIT_*`` limit ``setting`` for the client's
+    address (``client_address_key``, after ``PROXY_HOPS``); 429 ``rate_limited`` with
+    ``Retry-After`` past it.  While Redis does not answer the request is not counted
+    and goes on (docs/deploy.md): the endpoints limited so need nothing else of Redis."""
+    app = current_app
+    if not app.config["RATELIMIT_ENABLED"]:
+        return
+    paused_until = app.extensions.get("client_limits_paused_until")
+    if paused_until is not None and time.monotonic() < paused_until:
+        return
+    limit = worker_limit(setting)
+    try:
+        wait = redis_store.script(_CLIENT_LIMIT_LUA)(
+            keys=[f"clim:{limit.kind}:{client_address_key()}"], args=[limit.amount, limit.seconds])
+    except redis.exceptions.RedisError as err:
+        app.extensions["client_limits_paused_until"] = time.monotonic() + REDIS_DOWN_PAUSE_SECONDS
+        log.warning("per-client limit not counted for %.0f s, Redis unavailable: %s", REDIS_DOWN_PAUSE_SECONDS,
+                    type(err).__name__)
+        return
+    if wait >= 0:
+        raise RateLimited(headers={"Retry-After": str(wait)})
+
+
+def limit_per_client(setting: str):
+    """View decorator: ``count_per_client(setting)`` before anything else of the view
+    (a request refused for its arguments counts too)."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            count_per_client(setting)
+            return fn(*args, **kwargs)
+        return wrapper
+    return deco
 
 
 def require_staff(*roles: str):

@@ -17,64 +17,57 @@ _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 _HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
-def _security_headers(path: str, production: bool, tiles: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """The headers every answer carries, by kind of path (computed once per kind).  The
+def _security_headers(kind: str, production: bool, tiles: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """The headers every answer carries, by kind of path, as ``(name, value, lowercase name)``.  The
     console's map loads its tiles as images from the configured tile hosts, and nothing else."""
-    page = path.startswith("/api/v1/docs") or path.startswith("/console")
+    page = kind in ("docs", "console")
     csp = _PAGE_CSP.format(images=" ".join(["'self'", "data:", *tiles])) if page else _API_CSP
     out = list(_COMMON_HEADERS) + [("Content-Security-Policy", csp)]
-    if path.startswith("/api/"):
+    if kind in ("docs", "api"):
         out.append(("Cache-Control", "no-store"))
     if production:
         out.append(_HSTS)
-    return tuple(out)
+    return tuple((name, value, name.lower()) for name, value in out)
 
 
-_HEADER_SETS: dict[tuple, tuple[tuple[str, str], ...]] = {}
+_HEADER_SETS: dict[tuple, tuple[tuple[str, str, str], ...]] = {}
 
 
-def add_security_headers(response):
-    """Security headers on every answer; a header the view set itself is kept."""
-    path = request.path
+def security_headers(path: str, config) -> tuple[tuple[str, str, str], ...]:
+    """The security headers of an answer at ``path``, computed once per kind of path
+    (and per tile hosts for the console, whose ``MAP_TILE_URL`` may change)."""
     kind = "docs" if path.startswith("/api/v1/docs") else "console" if path.startswith("/console") else \
         "api" if path.startswith("/api/") else "other"
-    production = current_app.config["APP_ENV"] == "production"
-    tiles = tuple(tile_sources(current_app.config)) if kind == "console" else ()
-    wanted = _HEADER_SETS.get((kind, production, tiles))
-    if wanted is None:
-        wanted = _HEADER_SETS[(kind, production, tiles)] = _security_headers(path, production, tiles)
-    headers = response.headers
-    present = {name.lower() for name, _ in headers.items()}
-    for name, value in wanted:
-        if name.lower() not in present:
-            headers.add(name, value)
-    return response
+    production = config["APP_ENV"] == "production"
+    key = (kind, production, tuple(tile_sources(config)) if kind == "console" else ())
+    found = _HEADER_SETS.get(key)
+    if found is None:
+        found = _HEADER_SETS[key] = _security_headers(*key)
+    return found
 
 
-def _allowed_origins() -> set[str]:
-    raw = current_app.config.get("CORS_ORIGINS") or ""
-    return {o.strip() for o in raw.split(",") if o.strip()}
+# CORS, for an origin listed in CORS_ORIGINS: bearer tokens, never cookies (no Allow-Credentials).
+CORS_HEADERS = (("Vary", "Origin"),
+                ("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-ID"),
+                ("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS"),
+                ("Access-Control-Expose-Headers", "X-Request-ID, Retry-After"),
+                ("Access-Control-Max-Age", "600"))
+_ORIGINS: dict[str, frozenset[str]] = {}
 
 
-def handle_preflight():
-    if request.method == "OPTIONS" and request.headers.get("Origin") and request.headers.get(
-            "Access-Control-Request-Method"):
-        resp = current_app.make_default_options_response()
-        return resp
-    return None
+def allowed_origins(config) -> frozenset[str]:
+    """``CORS_ORIGINS`` as a set, parsed once per value (empty: CORS closed)."""
+    raw = config.get("CORS_ORIGINS") or ""
+    found = _ORIGINS.get(raw)
+    if found is None:
+        found = _ORIGINS[raw] = frozenset(o.strip() for o in raw.split(",") if o.strip())
+    return found
 
 
-def add_cors_headers(response):
-    origin = request.headers.get("Origin")
-    if not origin or origin not in _allowed_origins():
-        return response
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Vary"] = "Origin"
-    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Request-ID"
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
-    response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
-    response.headers["Access-Control-Max-Age"] = "600"
-    return response
+def is_preflight(environ) -> bool:
+    """A browser's CORS preflight: answered with the route's allowed methods before any other check."""
+    return (environ.get("REQUEST_METHOD") == "OPTIONS" and bool(environ.get("HTTP_ORIGIN"))
+            and bool(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")))
 
 
 def allow_large_upload() -> None:
@@ -100,13 +93,14 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, opened only where it is used: the staff console.
 
     Flask opens the session on every request, building a signing serializer each
-    time; the API (bearer tokens) and the probes never touch it, so they get an
-    empty session that is never saved, and the console's serializer is built once.
+    time; the API (bearer tokens) and the probes never touch it, so they get
+    Flask's null session, which is never saved, and the console's serializer is
+    built once.
     """
 
     def open_session(self, app, request):
         if not request.path.startswith("/console"):
-            return self.session_class()
+            return None
         return super().open_session(app, request)
 
     def get_signing_serializer(self, app):

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Response, g, request
 from marshmallow import ValidationError
 
-from service.auth.permissions import require_staff, require_worker
+from service.auth.permissions import limit_per_client, require_staff, require_worker
 from service.common.excel import xlsx_response
-from service.common.http import config_limit, large_upload
+from service.common.http import large_upload
 from service.errors import ValidationFailed
-from service.extensions import Blueprint, client_address_key, limiter
+from service.extensions import Blueprint
 from service.imports.schemas import DryRunArgs, ImportResultSchema
 from service.stations import importer, services
 from service.stations.schemas import (
@@ -39,7 +39,7 @@ _XLSX = {"type": "string", "format": "binary"}
 
 
 @blp.route("/stations/nearby", methods=["GET"])
-@limiter.limit(config_limit("RATELIMIT_NEARBY"), key_func=client_address_key)
+@limit_per_client("RATELIMIT_NEARBY")
 @blp.arguments(NearbyArgs, location="query")
 @blp.response(200, NearbyResultSchema)
 def nearby(args):

@@ -209,7 +209,40 @@ def test_nearby_is_rate_limited_per_client(app, client, monkeypatch):
     monkeypatch.setitem(app.config, "RATELIMIT_NEARBY", "3 per minute")
     statuses = [nearby(client).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
-    assert error_code(nearby(client)) == "rate_limited"
+    refused = nearby(client)
+    assert error_code(refused) == "rate_limited"
+    assert refused.get_json()["error"]["message"] == "操作太频繁，请稍后再试"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    # another client address has its own allowance, and a refused request is not a search
+    other = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/api/v1/stations/nearby", query_string={"lat": CENTRE[0], "lng": CENTRE[1]},
+                      environ_base=other).status_code == 200
+    assert nearby(client, lat=95).status_code == 429  # counted before the arguments are read
+
+
+def test_behind_a_proxy_the_nearby_limit_counts_the_forwarded_client(sqlite_url, redis_server, fake_wechat_url,
+                                                                     redis_client):
+    proxied = build_app(sqlite_url, redis_server.url, fake_wechat_url, PROXY_HOPS=1, RATELIMIT_NEARBY="2 per minute")
+    _migrate(proxied)
+    clean(proxied, redis_client)
+    client = proxied.test_client()
+
+    def from_(address):
+        return client.get("/api/v1/stations/nearby", query_string={"lat": CENTRE[0], "lng": CENTRE[1]},
+                          headers={"X-Forwarded-For": f"198.51.100.1, {address}"}).status_code
+
+    assert [from_("192.0.2.10") for _ in range(3)] == [200, 200, 429]
+    assert from_("192.0.2.11") == 200  # the address the proxy saw, not the one the client wrote first
+
+
+def test_a_nearby_search_is_one_redis_round_trip(app, client, redis_client):
+    assert nearby(client).status_code == 200  # the script is loaded
+    redis_client.config_resetstat()
+    assert nearby(client).status_code == 200
+    calls = {name.removeprefix("cmdstat_"): value["calls"] for name, value in redis_client.info("commandstats").items()}
+    for ours in ("config|resetstat", "config", "info"):
+        calls.pop(ours, None)
+    assert calls == {"evalsha": 1, "incr": 1}, calls
 
 
 def test_the_demo_city_has_open_stations_nearby(app, client):
