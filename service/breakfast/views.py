@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
-import math
 
 from flask import Response, g, request
 from webargs.flaskparser import FlaskParser
@@ -12,7 +10,6 @@ from werkzeug.datastructures import CombinedMultiDict
 from service.auth.permissions import require_staff, require_worker, require_worker_session
 from service.breakfast import checkin, points, reports, roster
 from service.breakfast import schemas as s
-from service.common import clock
 from service.common.excel import xlsx_response
 from service.common.http import large_upload
 from service.common.schemas import page_schema
@@ -56,54 +53,14 @@ def claim_eligibility():
     return roster.claim_eligibility(g.worker)
 
 
-_CHECKIN_FIELDS = frozenset(("scene", "lat", "lng"))
-
-
-def _coordinate(value, bound: float):
-    """A JSON number within [-bound, bound] as a float, None for null; anything else ``...``."""
-    if value is None:
-        return None
-    if type(value) is float and math.isfinite(value) or type(value) is int:
-        if -bound <= value <= bound:
-            return float(value)
-    return ...
-
-
-def _plain_checkin_body():
-    """``(scene, lat, lng)`` when the body is one the schema would take exactly as sent (a JSON
-    object of a text ``scene`` and in-range numbers or nulls), else None: the schema then judges
-    it, with its 422 field messages."""
-    if request.mimetype != "application/json":
-        return None
-    try:
-        body = json.loads(request.get_data(cache=True).decode("utf-8"))
-    except (ValueError, RecursionError):
-        return None
-    if type(body) is not dict or not body.keys() <= _CHECKIN_FIELDS or type(body.get("scene")) is not str:
-        return None
-    lat, lng = _coordinate(body.get("lat"), 90), _coordinate(body.get("lng"), 180)
-    if lat is ... or lng is ...:
-        return None
-    return body["scene"], lat, lng
-
-
-def render_checkin(result: dict) -> Response:
-    """The 201 answer as ``BreakfastCheckinSchema`` and ``jsonify`` render it, without either."""
-    body = json.dumps({"id": result["id"], "point": {"id": result["point"]["id"], "name": result["point"]["name"]},
-                       "serving_date": result["serving_date"].isoformat(),
-                       "checked_in_at": clock.isoformat(result["checked_in_at"])},
-                      ensure_ascii=False, separators=(",", ":"))
-    return Response(body + "\n", status=201, mimetype="application/json")
-
-
 def _plain_body_first(view):
     """The check-in's common body read straight from JSON; any other body goes through the schema."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        plain = _plain_checkin_body()
+        plain = s.plain_checkin_body(request)
         if plain is None:
             return view(*args, **kwargs)
-        return render_checkin(checkin.check_in(g.identity.user_id, *plain))
+        return s.render_checkin(checkin.check_in(g.identity.user_id, *plain))
     return wrapper
 
 

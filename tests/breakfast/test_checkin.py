@@ -259,8 +259,9 @@ def test_the_plain_body_reading_agrees_with_the_schema(app):
     import json
 
     import marshmallow as ma
+    from flask import request
 
-    from service.breakfast import schemas, views
+    from service.breakfast import schemas
 
     schema = schemas.BreakfastCheckinBodySchema()
     bodies = [{"scene": "b1.x"}, {"scene": ""}, {"scene": "x", "lat": 32.39, "lng": 119.4},
@@ -273,7 +274,7 @@ def test_the_plain_body_reading_agrees_with_the_schema(app):
     for body in bodies:
         raw = json.dumps(body).encode()
         with app.test_request_context("/", method="POST", data=raw, content_type="application/json"):
-            plain = views._plain_checkin_body()
+            plain = schemas.plain_checkin_body(request)
         if plain is None:
             continue
         loaded = schema.load(body)  # taken as it is, never refused
@@ -285,7 +286,7 @@ def test_the_plain_body_reading_agrees_with_the_schema(app):
             schema.load(body)
         except ma.ValidationError:
             with app.test_request_context("/", method="POST", data=json.dumps(body), content_type="application/json"):
-                assert views._plain_checkin_body() is None, body
+                assert schemas.plain_checkin_body(request) is None, body
         else:
             taken += 1
     assert taken >= 8
@@ -293,13 +294,13 @@ def test_the_plain_body_reading_agrees_with_the_schema(app):
                               "application/json"), (b'{"scene": "x"}', "text/plain"),
                               (b'{"scene": "x"}', "application/merge-patch+json")):
         with app.test_request_context("/", method="POST", data=raw, content_type=content_type):
-            assert views._plain_checkin_body() is None, raw
+            assert schemas.plain_checkin_body(request) is None, raw
 
 
 def test_the_answer_is_rendered_as_the_schema_renders_it(app):
     from flask import jsonify
 
-    from service.breakfast import schemas, views
+    from service.breakfast import schemas
 
     for name in ("文昌中路爱心早餐点", 'a "quoted" \\ name', "表情😀\u2028", ""):
         for at in (dt.datetime(2026, 3, 9, 21, 40, tzinfo=dt.UTC),
@@ -307,7 +308,7 @@ def test_the_answer_is_rendered_as_the_schema_renders_it(app):
             result = {"id": 2**31 - 1, "point": {"id": 7, "name": name}, "serving_date": dt.date(2026, 3, 10),
                       "checked_in_at": at}
             with app.test_request_context("/"):
-                fast = views.render_checkin(result)
+                fast = schemas.render_checkin(result)
                 slow = jsonify(schemas.BreakfastCheckinSchema().dump(result))
             assert fast.status_code == 201
             assert fast.get_data() == slow.get_data(), name
