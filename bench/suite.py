@@ -219,7 +219,8 @@ def scenario_checkin(stack: Stack, fl: dict, args) -> None:
     row("POST /breakfast/checkins (second scan → 409)", again.summary(), local)
     per, per_floor = cpu.per_request(n_workers), floor_cpu.per_request(int(fl_before["requests"] * 1.2))
     say(f"\nCPU ms per first scan: {CpuMeter.format(per)}; /livez before it: {CpuMeter.format(per_floor)}; "
-        f"ratio of the totals {sum(per_floor.values()) / sum(per.values()):.2f}")
+        f"ratio of the totals {sum(per_floor.values()) / sum(per.values()):.2f}; smaller worker's share of the "
+        f"scans' CPU {cpu.worker_share():.2f}, of the /livez run's {floor_cpu.worker_share():.2f}")
     with stack.app.app_context():
         total, distinct = db.session.execute(text(
             "SELECT count(*), count(DISTINCT (roster_entry_id, serving_date)) FROM breakfast_checkins "

@@ -41,12 +41,14 @@ the same row reach one at a time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass
 
+import psycopg
 from flask import current_app
 from sqlalchemy import Date, bindparam, or_, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import db
 from models.base import UTCDateTime
@@ -65,6 +67,8 @@ from service.breakfast.points import window_text
 from service.common import clock
 from service.common.distance import haversine_m
 from service.errors import DatabaseUnavailable
+
+log = logging.getLogger("service.breakfast.checkin")
 
 SNAPSHOT_SECONDS = 60.0   # a snapshot older than this is read again before use
 STALE_RETRIES = 3         # a point edited this many times during one scan: give up (503)
@@ -224,9 +228,32 @@ def _write(params: dict) -> _Outcome:
 
 
 def _write_postgresql(params: dict) -> _Outcome:
-    """The whole check-in as one statement in autocommit: one round trip, atomic."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        row = conn.exec_driver_sql(_PG_CHECKIN, params).one()
+    """The whole check-in as one statement in autocommit: one round trip, atomic.
+
+    Straight on the pooled psycopg connection, as the nearby search does:
+    SQLAlchemy's connection, statement and result objects cost more than the
+    statement's own work in this process.  A lost connection answers 503
+    ``database_unavailable`` (a broken one is dropped from the pool); any other
+    database error is raised as SQLAlchemy would raise it (an exceeded quota
+    as its ``IntegrityError``)."""
+    pooled = db.engine.raw_connection()
+    conn = pooled.driver_connection
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            row = cursor.execute(_PG_CHECKIN, params).fetchone()
+    except (psycopg.OperationalError, psycopg.InterfaceError) as err:
+        log.error("database unavailable: %s", type(err).__name__)
+        if conn.broken or conn.closed:
+            pooled.invalidate(err)
+            db.engine.dispose()  # the other pooled connections predate the failure too, as SQLAlchemy assumes
+        raise DatabaseUnavailable() from None
+    except psycopg.Error as err:
+        raise DBAPIError.instance(_PG_CHECKIN, params, err, psycopg.Error) from err
+    finally:
+        if not conn.closed:
+            conn.autocommit = False
+        pooled.close()
     entry_id, current, checkin_id, earlier_at, earlier_point, earlier_name = row
     earlier = None if earlier_at is None else (earlier_at, earlier_point, earlier_name)
     return _Outcome(entry_id, current, checkin_id, earlier)

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import re
 
 import marshmallow as ma
+from flask import Response
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from service.breakfast import qr
+from service.common import clock
 from service.common.schemas import (
     ID_RANGE,
     BodySchema,
@@ -252,6 +256,48 @@ class BreakfastCheckinSchema(OutSchema):
     point = fields.Nested(BreakfastPointRefSchema, required=True)
     serving_date = fields.Date(required=True)
     checked_in_at = LocalDateTime(required=True)
+
+
+_CHECKIN_FIELDS = frozenset(("scene", "lat", "lng"))
+
+
+def _coordinate(value, bound: float):
+    """A JSON number within [-bound, bound] as a float, None for null; anything else ``...``."""
+    if value is None:
+        return None
+    if type(value) is float and math.isfinite(value) or type(value) is int:
+        if -bound <= value <= bound:
+            return float(value)
+    return ...
+
+
+def plain_checkin_body(request) -> tuple[str, float | None, float | None] | None:
+    """``(scene, lat, lng)`` when the request's body is one ``BreakfastCheckinBodySchema`` would
+    take exactly as sent (a JSON object of a text ``scene`` and in-range numbers or nulls), else
+    None: the schema then judges it, with its 422 field messages.  The check-in's hot path; held
+    to the schema by tests/breakfast/test_checkin.py."""
+    if request.mimetype != "application/json":
+        return None
+    try:
+        body = json.loads(request.get_data(cache=True).decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    if type(body) is not dict or not body.keys() <= _CHECKIN_FIELDS or type(body.get("scene")) is not str:
+        return None
+    lat, lng = _coordinate(body.get("lat"), 90), _coordinate(body.get("lng"), 180)
+    if lat is ... or lng is ...:
+        return None
+    return body["scene"], lat, lng
+
+
+def render_checkin(result: dict) -> Response:
+    """The 201 answer as ``BreakfastCheckinSchema`` and ``jsonify`` render it, without either
+    (byte for byte: tests/breakfast/test_checkin.py)."""
+    body = json.dumps({"id": result["id"], "point": {"id": result["point"]["id"], "name": result["point"]["name"]},
+                       "serving_date": result["serving_date"].isoformat(),
+                       "checked_in_at": clock.isoformat(result["checked_in_at"])},
+                      ensure_ascii=False, separators=(",", ":"))
+    return Response(body + "\n", status=201, mimetype="application/json")
 
 
 class BreakfastMineArgs(PageArgs):

@@ -1,7 +1,9 @@
 """Free breakfast for sanitation workers (docs/contract.md §6): HTTP only."""
 from __future__ import annotations
 
-from flask import Response, g
+import functools
+
+from flask import Response, g, request
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
@@ -51,8 +53,20 @@ def claim_eligibility():
     return roster.claim_eligibility(g.worker)
 
 
+def _plain_body_first(view):
+    """The check-in's common body read straight from JSON; any other body goes through the schema."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        plain = s.plain_checkin_body(request)
+        if plain is None:
+            return view(*args, **kwargs)
+        return s.render_checkin(checkin.check_in(g.identity.user_id, *plain))
+    return wrapper
+
+
 @blp.route("/breakfast/checkins", methods=["POST"])
 @require_worker_session(limit="RATELIMIT_CHECKIN")
+@_plain_body_first
 @blp.arguments(s.BreakfastCheckinBodySchema)
 @blp.response(201, s.BreakfastCheckinSchema)
 def check_in(body):

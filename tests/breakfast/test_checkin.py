@@ -183,10 +183,11 @@ def test_check_ins_are_rate_limited_per_worker(client, app):
     assert outcome(check_in(client, other, "nope")) == (422, "qr_invalid")
 
 
-def test_the_hot_path_is_lean(client, app):
+def test_the_hot_path_is_lean(client, app, monkeypatch):
     """On PostgreSQL a check-in is one statement (one round trip, autocommit), after the
     process has read the point once; the caller's account row is never read.  SQLite runs
     the same steps as three statements in one transaction."""
+    import psycopg
     from sqlalchemy import event
 
     from models import db
@@ -204,14 +205,25 @@ def test_the_hot_path_is_lean(client, app):
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
+    if engine.dialect.name == "postgresql":
+        # counted on psycopg's cursors: the check-in runs on the pooled psycopg connection itself
+        execute = psycopg.Cursor.execute
+
+        def counted(cursor, query, params=None, **kwargs):
+            count(None, cursor, str(query), params, None, False)
+            return execute(cursor, query, params, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    else:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         assert check_in(client, first, scene).status_code == 201
         cold = len(statements)
         statements.clear()
         assert check_in(client, second, scene).status_code == 201
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        if engine.dialect.name != "postgresql":
+            event.remove(engine, "before_cursor_execute", count)
     warm = 1 if engine.dialect.name == "postgresql" else 3
     assert cold == warm + 1  # the point, read once per process
     assert len(statements) == warm, statements
@@ -239,3 +251,75 @@ def test_a_change_to_the_point_applies_to_the_very_next_scan(client, app):
     assert error_code(check_in(client, c, new_scene)) == "too_far_from_point"
     resp = check_in(client, c, new_scene, lat=point["lat"], lng=point["lng"])
     assert resp.status_code == 201 and resp.get_json()["point"]["name"] == point["name"]
+
+
+def test_the_plain_body_reading_agrees_with_the_schema(app):
+    """The check-in reads its usual body without the schema only when the schema would take it
+    exactly as sent; every other body goes to the schema (and its 422 field messages)."""
+    import json
+
+    import marshmallow as ma
+    from flask import request
+
+    from service.breakfast import schemas
+
+    schema = schemas.BreakfastCheckinBodySchema()
+    bodies = [{"scene": "b1.x"}, {"scene": ""}, {"scene": "x", "lat": 32.39, "lng": 119.4},
+              {"scene": "x", "lat": None, "lng": None}, {"scene": "x", "lat": -90, "lng": 180},
+              {"scene": "x", "lat": 90.0, "lng": -180.0}, {"scene": "x", "lat": 0}, {"scene": "场景\u0000"},
+              {}, {"scene": 12}, {"scene": None}, {"scene": "x", "lat": "32"}, {"scene": "x", "lat": True},
+              {"scene": "x", "lat": 90.0001}, {"scene": "x", "lng": -181}, {"scene": "x", "lat": float("nan")},
+              {"scene": "x", "lng": float("inf")}, {"scene": "x", "extra": 1}, {"scene": "x", "lat": 10**400},
+              [], "x", None, 3]
+    for body in bodies:
+        raw = json.dumps(body).encode()
+        with app.test_request_context("/", method="POST", data=raw, content_type="application/json"):
+            plain = schemas.plain_checkin_body(request)
+        if plain is None:
+            continue
+        loaded = schema.load(body)  # taken as it is, never refused
+        assert plain == (loaded["scene"], loaded["lat"], loaded["lng"]), body
+        assert all(type(v) is float for v in plain[1:] if v is not None), body
+    taken = 0
+    for body in bodies:
+        try:
+            schema.load(body)
+        except ma.ValidationError:
+            with app.test_request_context("/", method="POST", data=json.dumps(body), content_type="application/json"):
+                assert schemas.plain_checkin_body(request) is None, body
+        else:
+            taken += 1
+    assert taken >= 8
+    for raw, content_type in ((b'{"scene": "x"', "application/json"), ('{"scene": "x"}'.encode("utf-16"),
+                              "application/json"), (b'{"scene": "x"}', "text/plain"),
+                              (b'{"scene": "x"}', "application/merge-patch+json")):
+        with app.test_request_context("/", method="POST", data=raw, content_type=content_type):
+            assert schemas.plain_checkin_body(request) is None, raw
+
+
+def test_the_answer_is_rendered_as_the_schema_renders_it(app):
+    from flask import jsonify
+
+    from service.breakfast import schemas
+
+    for name in ("文昌中路爱心早餐点", 'a "quoted" \\ name', "表情😀\u2028", ""):
+        for at in (dt.datetime(2026, 3, 9, 21, 40, tzinfo=dt.UTC),
+                   dt.datetime(2026, 3, 9, 21, 40, 1, 250, tzinfo=dt.UTC)):
+            result = {"id": 2**31 - 1, "point": {"id": 7, "name": name}, "serving_date": dt.date(2026, 3, 10),
+                      "checked_in_at": at}
+            with app.test_request_context("/"):
+                fast = schemas.render_checkin(result)
+                slow = jsonify(schemas.BreakfastCheckinSchema().dump(result))
+            assert fast.status_code == 201
+            assert fast.get_data() == slow.get_data(), name
+            assert fast.headers["Content-Type"] == slow.headers["Content-Type"]
+
+
+def test_bad_coordinates_keep_their_field_messages(client, app):
+    org, staff = setup_city(app, client)
+    token = eligible_worker(client, staff)
+    for body, field in (({"scene": "x", "lat": True}, "lat"), ({"scene": "x", "lng": 181}, "lng"),
+                        ({"scene": "x", "lat": float("nan")}, "lat")):
+        resp = client.post("/api/v1/breakfast/checkins", json=body, headers=bearer(token))
+        assert resp.status_code == 422 and error_code(resp) == "validation_error", body
+        assert field in str(resp.get_json()["error"]["details"]), resp.get_json()

@@ -9,6 +9,7 @@ import contextlib
 import threading
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from models import db
@@ -16,7 +17,9 @@ from models.breakfast import Checkin, DailyCount
 from service.breakfast import bulk
 from service.common import clock
 from tests.breakfast.helpers import PEAK, create_point, eligible_worker, scene_of, setup_city
+from tests.conftest import _migrate, build_app
 from tests.helpers import bearer
+from tests.test_faults import own_pg
 
 
 @contextlib.contextmanager
@@ -108,3 +111,35 @@ def test_one_roster_entry_is_claimed_by_one_account(pg_app, pg_client):
         (lambda t: lambda client: client.post("/api/v1/breakfast/eligibility/claim", headers=bearer(t)))(t)
         for t in tokens])
     assert outcome == Counter({(200, None): 1, (409, "roster_entry_taken"): 19})
+
+
+@pytest.mark.postgres
+def test_a_postgresql_restart_costs_one_503_then_check_ins_go_on(redis_server, fake_wechat_url):
+    """The check-in runs on the pooled psycopg connection itself: a connection lost to a restart
+    answers 503 ``database_unavailable`` (no driver text), writes nothing, and the next scan works."""
+    pg = own_pg()
+    try:
+        other = build_app(pg.create_database("checkin"), redis_server.url, fake_wechat_url)
+        _migrate(other)
+        client = other.test_client()
+        org, staff = setup_city(other, client)
+        point = create_point(client, staff)
+        scene = scene_of(client, staff, point["id"])
+        first, second = eligible_worker(client, staff, "first"), eligible_worker(client, staff, "second")
+        clock.freeze(PEAK)
+        assert client.post("/api/v1/breakfast/checkins", json={"scene": scene},
+                           headers=bearer(first)).status_code == 201
+        pg.restart()  # the pooled connection, used a moment ago, is not pinged: it fails in use
+        lost = client.post("/api/v1/breakfast/checkins", json={"scene": scene}, headers=bearer(second))
+        assert lost.status_code == 503 and lost.get_json()["error"]["code"] == "database_unavailable"
+        assert "psycopg" not in lost.get_data(as_text=True)
+        again = client.post("/api/v1/breakfast/checkins", json={"scene": scene}, headers=bearer(second))
+        assert again.status_code == 201, again.get_json()
+        with other.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Checkin)) == 2
+            assert db.session.scalar(select(DailyCount.served)) == 2
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        clock.freeze(None)
+        pg.stop()
