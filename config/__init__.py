@@ -39,33 +39,27 @@ _KEYWORD = re.compile(r"^([a-z_]+?)(\d+)$")
 # otherwise: the template, the mini-program page it opens (``{name}`` filled from the message's
 # named values) and which named value goes into which keyword of the template.  The named values
 # a kind offers are the ones its entry here uses.  Adding a kind is one entry.
+_ENROLLMENT_RESULT = {"thing1": "matter", "thing2": "organization", "phrase3": "result", "time4": "reviewed_at",
+                      "thing5": "remark"}
+_BOOKING = {"thing1": "topic", "time2": "starts_at", "thing3": "place", "thing4": "provider"}
+# A worker's arrears report accepted, declined or moved on: one template, one page.
+_ARREARS_PROGRESS = {"template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
+                     "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}}
 NOTIFY_DEFAULTS = {
-    "enrollment_approved": {
-        "template_id": "tmpl-enrollment-result", "page": "pages/enrollment/card/index",
-        "data": {"thing1": "matter", "thing2": "organization", "phrase3": "result", "time4": "reviewed_at",
-                 "thing5": "remark"}},
-    "enrollment_rejected": {
-        "template_id": "tmpl-enrollment-result", "page": "pages/enrollment/application/index?id={application_id}",
-        "data": {"thing1": "matter", "thing2": "organization", "phrase3": "result", "time4": "reviewed_at",
-                 "thing5": "remark"}},
-    "booking_confirmed": {
-        "template_id": "tmpl-booking-confirmed", "page": "pages/legal-aid/booking?id={booking_id}",
-        "data": {"thing1": "topic", "time2": "starts_at", "thing3": "place", "thing4": "provider"}},
-    "booking_reminder": {
-        "template_id": "tmpl-booking-reminder", "page": "pages/legal-aid/booking?id={booking_id}",
-        "data": {"thing1": "topic", "time2": "starts_at", "thing3": "place", "thing4": "provider"}},
-    "booking_cancelled": {
-        "template_id": "tmpl-booking-cancelled", "page": "pages/legal-aid/booking?id={booking_id}",
-        "data": {"thing1": "topic", "time2": "starts_at", "thing3": "reason", "thing4": "provider"}},
-    "arrears_accepted": {
-        "template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
-        "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}},
-    "arrears_declined": {
-        "template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
-        "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}},
-    "arrears_progress": {
-        "template_id": "tmpl-arrears-progress", "page": "pages/arrears/report?id={report_id}",
-        "data": {"thing1": "employer", "phrase2": "state", "thing3": "what", "time4": "at"}},
+    "enrollment_approved": {"template_id": "tmpl-enrollment-result", "page": "pages/enrollment/card/index",
+                            "data": _ENROLLMENT_RESULT},
+    "enrollment_rejected": {"template_id": "tmpl-enrollment-result",
+                            "page": "pages/enrollment/application/index?id={application_id}",
+                            "data": _ENROLLMENT_RESULT},
+    "booking_confirmed": {"template_id": "tmpl-booking-confirmed", "page": "pages/legal-aid/booking?id={booking_id}",
+                          "data": _BOOKING},
+    "booking_reminder": {"template_id": "tmpl-booking-reminder", "page": "pages/legal-aid/booking?id={booking_id}",
+                         "data": _BOOKING},
+    "booking_cancelled": {"template_id": "tmpl-booking-cancelled", "page": "pages/legal-aid/booking?id={booking_id}",
+                          "data": {**_BOOKING, "thing3": "reason"}},
+    "arrears_accepted": _ARREARS_PROGRESS,
+    "arrears_declined": _ARREARS_PROGRESS,
+    "arrears_progress": _ARREARS_PROGRESS,
     # To an admin with a linked WeChat account (docs/contract.md §11): a case became collective.
     "arrears_collective": {
         "template_id": "tmpl-arrears-collective", "page": "pages/me/index",

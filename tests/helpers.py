@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 
 _codes = itertools.count(1)
@@ -67,6 +68,30 @@ def error_code(resp) -> str:
 def outcome(resp) -> tuple[int, str | None]:
     """``(status, error code)`` of a response; the code is None for a success."""
     return resp.status_code, error_code(resp) if resp.status_code >= 400 else None
+
+
+def race(app, calls) -> list:
+    """Run ``calls`` (each ``client -> response``) at once, behind a barrier, each on its own test
+    client; → each response's (status, error code or None), in the order of ``calls``.  A call that
+    raised is ``("exception", repr)``; one that did not finish in time stays None."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i, call):
+        client = app.test_client()
+        barrier.wait()
+        try:
+            resp = call(client)
+            results[i] = outcome(resp)
+        except Exception as exc:  # reported by the caller's assertion on the outcomes
+            results[i] = ("exception", repr(exc))
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
 
 
 def wechat_calls(redis_client, endpoint: str, at_least: int = 1) -> dict[str, int]:

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from models import AuditLog, StaffUser, db
 from service.common import clock
-from tests.arrears.test_races import _race
 from tests.console.conftest import flashes, signed_in
-from tests.helpers import bearer, link_wechat, login_worker, make_org, outcome, staff_token
+from tests.helpers import bearer, link_wechat, login_worker, make_org, outcome, race, staff_token
 
 ISSUE = "/api/v1/admin/me/wechat-binding"
 BIND = "/api/v1/me/staff-binding"
@@ -214,7 +213,7 @@ def test_one_code_entered_by_ten_workers_at_once_links_one(pg_app, pg_client):
     code = new_code(pg_client, staff)["code"]
     workers = [login_worker(pg_client, f"racer{i}") for i in range(10)]
 
-    results = _race(pg_app, [lambda c, w=w: enter(c, w, code) for w in workers])
+    results = race(pg_app, [lambda c, w=w: enter(c, w, code) for w in workers])
 
     assert Counter(results) == Counter({(200, None): 1, (422, "binding_code_invalid"): 9}), Counter(results)
     assert linked_worker(pg_app, "raced") in {me(pg_client, w)["id"] for w in workers}
@@ -226,7 +225,7 @@ def test_one_worker_entering_two_staff_codes_at_once_is_linked_to_one(pg_app, pg
              for i in range(2)]
     worker = login_worker(pg_client, "twinwx")
 
-    results = _race(pg_app, [lambda c, code=code: enter(c, worker, code) for code in codes])
+    results = race(pg_app, [lambda c, code=code: enter(c, worker, code) for code in codes])
 
     assert Counter(results) == Counter({(200, None): 1, (409, "wechat_already_bound"): 1}), Counter(results)
     assert sorted(w is not None for w in (linked_worker(pg_app, "twin0"), linked_worker(pg_app, "twin1"))) == [

@@ -1,7 +1,6 @@
 """The database keeps the rules under concurrency (PostgreSQL, threads behind a barrier)."""
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 from sqlalchemy import func, select
@@ -10,29 +9,7 @@ from models import Notification
 from models.arrears import ArrearsCase, ArrearsReport
 from service.common import clock
 from tests.arrears.helpers import NOW, World, query, report_body
-from tests.helpers import bearer, bind_phone, error_code, login_worker
-
-
-def _race(app, calls):
-    """Run ``calls`` (functions of a test client) at once; → each response's (status, error code)."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        client = app.test_client()
-        barrier.wait()
-        try:
-            resp = call(client)
-            results[i] = (resp.status_code, error_code(resp) if resp.status_code >= 400 else None)
-        except Exception as exc:  # pragma: no cover - reported by the assertion below
-            results[i] = ("exception", repr(exc))
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
+from tests.helpers import bearer, bind_phone, login_worker, race
 
 
 def _workers(client, n: int) -> list[str]:
@@ -53,7 +30,7 @@ def test_one_worker_reporting_one_employer_ten_times_at_once_gets_one_report(pg_
     token = world.worker("tapper")
     body = report_body(organization_id=world.district)
 
-    results = _race(pg_app, [lambda c: c.post("/api/v1/arrears/reports", json=body, headers=bearer(token))
+    results = race(pg_app, [lambda c: c.post("/api/v1/arrears/reports", json=body, headers=bearer(token))
                              for _ in range(10)])
 
     assert Counter(results) == {(201, None): 1, (409, "report_pending"): 9}, Counter(results)
@@ -67,7 +44,7 @@ def test_one_worker_reporting_one_credit_code_under_ten_names_at_once_gets_one_r
     bodies = [report_body(organization_id=world.district, employer_name=f"宏达建筑第{n}分公司",
                           employer_credit_code="91110000600037341L") for n in range(10)]
 
-    results = _race(pg_app, [lambda c, body=body: c.post("/api/v1/arrears/reports", json=body, headers=bearer(token))
+    results = race(pg_app, [lambda c, body=body: c.post("/api/v1/arrears/reports", json=body, headers=bearer(token))
                              for body in bodies])
 
     assert Counter(results) == {(201, None): 1, (409, "report_pending"): 9}, Counter(results)
@@ -81,7 +58,7 @@ def test_ten_staff_resolving_one_case_at_once_resolve_it_once(pg_app, pg_client)
     world.moved(case_id, to="coordinating")
     body = {"to": "resolved", "amount_recovered": 12000.5, "note": "已足额支付"}
 
-    results = _race(pg_app, [lambda c: c.post(f"/api/v1/admin/arrears/cases/{case_id}/transition", json=body,
+    results = race(pg_app, [lambda c: c.post(f"/api/v1/admin/arrears/cases/{case_id}/transition", json=body,
                                               headers=bearer(world.staff)) for _ in range(10)])
 
     assert Counter(results) == {(200, None): 1, (409, "invalid_state"): 9}, Counter(results)
@@ -96,7 +73,7 @@ def test_accepting_one_employers_reports_at_once_opens_one_case(pg_app, pg_clien
     reports = [world.submitted(token, employer_name=names[i % 3], workers_affected=1)["id"]
                for i, token in enumerate(_workers(pg_client, 10))]
 
-    results = _race(pg_app, [lambda c, r=r: c.post(f"/api/v1/admin/arrears/reports/{r}/accept",
+    results = race(pg_app, [lambda c, r=r: c.post(f"/api/v1/admin/arrears/reports/{r}/accept",
                                                    headers=bearer(world.staff)) for r in reports])
 
     assert Counter(results) == {(200, None): 10}, Counter(results)
@@ -110,7 +87,7 @@ def test_accepting_one_report_twice_at_once_accepts_it_once(pg_app, pg_client):
     world = World(pg_app, pg_client)
     report_id = world.submitted(world.worker("amy"))["id"]
 
-    results = _race(pg_app, [lambda c: c.post(f"/api/v1/admin/arrears/reports/{report_id}/accept",
+    results = race(pg_app, [lambda c: c.post(f"/api/v1/admin/arrears/reports/{report_id}/accept",
                                               headers=bearer(world.staff)) for _ in range(6)])
 
     assert Counter(results) == {(200, None): 1, (409, "invalid_state"): 5}, Counter(results)

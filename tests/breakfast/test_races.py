@@ -6,7 +6,6 @@ each through its own test client, as phones at a point's door at 5:40 do.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections import Counter
 
 import pytest
@@ -16,6 +15,7 @@ from models import db
 from models.breakfast import Checkin, DailyCount
 from service.breakfast import bulk
 from service.common import clock
+from tests import helpers
 from tests.breakfast.helpers import PEAK, create_point, eligible_worker, scene_of, setup_city
 from tests.conftest import _migrate, build_app
 from tests.helpers import bearer
@@ -33,27 +33,9 @@ def generous_rate_limit(app):
         app.config["RATELIMIT_CHECKIN"] = saved
 
 
-def race(app, calls):
-    """Run ``calls`` (each ``client -> response``) at once; [(status, error code or None)]."""
-    barrier = threading.Barrier(len(calls))
-    results = []
-    lock = threading.Lock()
-
-    def run(call):
-        client = app.test_client()
-        barrier.wait()
-        resp = call(client)
-        body = resp.get_json() or {}
-        with lock:
-            results.append((resp.status_code, (body.get("error") or {}).get("code")))
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert len(results) == len(calls), "some requests did not finish"
-    return Counter(results)
+def race(app, calls) -> Counter:
+    """``tests.helpers.race`` counted: how many calls ended with each (status, error code or None)."""
+    return Counter(helpers.race(app, calls))
 
 
 def post_checkin(token, scene):

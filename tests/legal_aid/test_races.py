@@ -1,7 +1,6 @@
 """No overbooking, ever: concurrent bookings on PostgreSQL, each thread its own client."""
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 from sqlalchemy import func, select
@@ -9,7 +8,7 @@ from sqlalchemy import func, select
 from models import Notification
 from models.legal_aid import LegalAidBooking, LegalAidSlot
 from service.common import clock
-from tests.helpers import bearer, error_code, login_worker
+from tests.helpers import bearer, login_worker, race
 from tests.legal_aid.helpers import NOW, World, at, book, public_slot, query
 
 
@@ -23,27 +22,6 @@ def _login_many(client, prefix: str, n: int) -> list[str]:
     return tokens
 
 
-def _race(app, calls):
-    """Run ``calls`` (functions of a test client) at once behind a barrier; → responses' (status, code)."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        client = app.test_client()
-        barrier.wait()
-        try:
-            resp = call(client)
-            results[i] = (resp.status_code, error_code(resp) if resp.status_code >= 400 else None)
-        except Exception as exc:  # pragma: no cover - reported by the assertion below
-            results[i] = ("exception", repr(exc))
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
-
 
 def test_fifty_workers_for_the_last_three_seats(pg_app, pg_client):
     clock.freeze(NOW)
@@ -53,7 +31,7 @@ def test_fifty_workers_for_the_last_three_seats(pg_app, pg_client):
         assert book(pg_client, login_worker(pg_client, name), sid).status_code == 201
     tokens = _login_many(pg_client, "racer", 50)
 
-    results = _race(pg_app, [lambda c, t=t: book(c, t, sid) for t in tokens])
+    results = race(pg_app, [lambda c, t=t: book(c, t, sid) for t in tokens])
 
     assert Counter(results) == Counter({(201, None): 3, (409, "slot_full"): 47}), Counter(results)
     ((booked, capacity),) = query(pg_app, select(LegalAidSlot.booked, LegalAidSlot.capacity)
@@ -74,7 +52,7 @@ def test_one_worker_double_tapping_gets_one_booking(pg_app, pg_client):
     sid = world.slot(at(3, 10), capacity=5)
     token = login_worker(pg_client, "tapper")
 
-    results = _race(pg_app, [lambda c: book(c, token, sid) for _ in range(10)])
+    results = race(pg_app, [lambda c: book(c, token, sid) for _ in range(10)])
 
     assert Counter(results) == Counter({(201, None): 1, (409, "already_booked"): 9}), Counter(results)
     assert public_slot(pg_client, sid)["remaining"] == 4
@@ -95,7 +73,7 @@ def test_cancel_and_book_at_once_never_overbook(pg_app, pg_client):
     calls = [lambda c, t=t, b=b: c.post(f"/api/v1/legal-aid/bookings/{b}/cancel", headers=bearer(t))
              for t, b in zip(holders, ids)]
     calls += [lambda c, t=t: book(c, t, sid) for t in newcomers]
-    results = _race(pg_app, calls)
+    results = race(pg_app, calls)
     assert results[:4] == [(200, None)] * 4, results  # each holder cancels their own booking
     ((booked, active),) = query(pg_app, select(
         LegalAidSlot.booked,
@@ -115,7 +93,7 @@ def test_cancel_and_book_at_once_never_overbook(pg_app, pg_client):
     calls += [lambda c, t=t, b=b: c.post(f"/api/v1/legal-aid/bookings/{b}/cancel", headers=bearer(t))
               for t, b in zip(holders, mine)]
     calls += [lambda c, t=t: book(c, t, sid) for t in holders]
-    results = _race(pg_app, calls)
+    results = race(pg_app, calls)
     assert results[0] == (200, None), results
     cancels, books = results[1:1 + len(holders)], results[1 + len(holders):]
     # a booking the staff cancelled first cannot be cancelled again; a slot cancelled first cannot be booked
